@@ -1,0 +1,356 @@
+"""Activation functions, their derivatives, and the objects layers use to apply them.
+
+Each activation ``f`` comes as
+* a public function ``f(x)`` (Keras's ``keras.activations.f``),
+* its derivative ``f_derivative(x)``, the element-wise f'(x) (for softmax and log_softmax the
+  Jacobian, shape (..., n, n)),
+* an :class:`Activation` object with ``forward(x, out=None)`` and ``backward(dy, x, y)``, the
+  kernels layers call. ``needs`` says which of x (the input) and y (the output) backward reads, so
+  a layer keeps only that one in its cache and may compute ``forward`` in place when only y is needed.
+
+Numerics: sigmoid, softmax, log_softmax and softplus never overflow or return NaN, even at |x| = 1000.
+"""
+
+from dendrite.backend import erf, get_array_module
+from dendrite.errors import lookup
+
+_SQRT_2 = 1.4142135623730951
+_INV_SQRT_2PI = 0.3989422804014327
+_GELU_TANH_C = 0.7978845608028654  # sqrt(2 / pi)
+
+
+# ---------------------------------------------------------------------------- functions
+
+
+def linear(x):
+    """Identity: f(x) = x."""
+    return x
+
+
+def sigmoid(x):
+    """f(x) = 1 / (1 + exp(-x)), computed from exp(-|x|) so it cannot overflow."""
+    xp = get_array_module(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1, e) / (1 + e)
+
+
+def tanh(x):
+    """f(x) = tanh(x)."""
+    return get_array_module(x).tanh(x)
+
+
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """f(x) = x if x > threshold else negative_slope * (x - threshold); capped at ``max_value``."""
+    xp = get_array_module(x)
+    if negative_slope == 0 and threshold == 0:
+        y = xp.maximum(x, 0)
+    else:
+        y = xp.where(x > threshold, x, negative_slope * (x - threshold)).astype(x.dtype)
+    return y if max_value is None else xp.minimum(y, max_value)
+
+
+def leaky_relu(x, negative_slope=0.2):
+    """f(x) = x if x > 0 else negative_slope * x (Keras's function default slope 0.2)."""
+    xp = get_array_module(x)
+    return xp.where(x > 0, x, x * negative_slope)
+
+
+def elu(x, alpha=1.0):
+    """f(x) = x if x > 0 else alpha * (exp(x) - 1)."""
+    xp = get_array_module(x)
+    return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+
+
+def softplus(x):
+    """f(x) = log(1 + exp(x)), as max(x, 0) + log1p(exp(-|x|)) so it cannot overflow."""
+    xp = get_array_module(x)
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+def silu(x):
+    """f(x) = x * sigmoid(x) (also called swish)."""
+    return x * sigmoid(x)
+
+
+swish = silu
+
+
+def gelu(x, approximate=False):
+    """f(x) = x * Phi(x) with Phi the standard normal CDF; ``approximate`` uses the tanh formula."""
+    xp = get_array_module(x)
+    if approximate:
+        return 0.5 * x * (1 + xp.tanh(_GELU_TANH_C * (x + 0.044715 * x**3)))
+    return 0.5 * x * (1 + erf(x / _SQRT_2))
+
+
+def softmax(x, axis=-1):
+    """f(x)_i = exp(x_i) / sum_j exp(x_j) over ``axis``, shifted by the max so exp cannot overflow."""
+    xp = get_array_module(x)
+    e = xp.exp(x - x.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+def log_softmax(x, axis=-1):
+    """f(x)_i = x_i - log(sum_j exp(x_j)), computed with the max shift."""
+    xp = get_array_module(x)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+# ---------------------------------------------------------------------------- derivatives
+
+
+def linear_derivative(x):
+    return get_array_module(x).ones_like(x)
+
+
+def sigmoid_derivative(x):
+    """f'(x) = s (1 - s) with s = sigmoid(x)."""
+    s = sigmoid(x)
+    return s * (1 - s)
+
+
+def tanh_derivative(x):
+    """f'(x) = 1 - tanh(x)^2."""
+    return 1 - tanh(x) ** 2
+
+
+def relu_derivative(x):
+    """f'(x) = 1 where x > 0, else 0 (0 at the kink, as PyTorch and Keras)."""
+    return (x > 0).astype(x.dtype)
+
+
+def leaky_relu_derivative(x, negative_slope=0.2):
+    xp = get_array_module(x)
+    return xp.where(x > 0, 1, negative_slope).astype(x.dtype)
+
+
+def elu_derivative(x, alpha=1.0):
+    """f'(x) = 1 where x > 0, else alpha * exp(x)."""
+    xp = get_array_module(x)
+    return xp.where(x > 0, 1, alpha * xp.exp(xp.minimum(x, 0))).astype(x.dtype)
+
+
+def softplus_derivative(x):
+    """f'(x) = sigmoid(x)."""
+    return sigmoid(x)
+
+
+def silu_derivative(x):
+    """f'(x) = s (1 + x (1 - s)) with s = sigmoid(x)."""
+    s = sigmoid(x)
+    return s * (1 + x * (1 - s))
+
+
+swish_derivative = silu_derivative
+
+
+def gelu_derivative(x, approximate=False):
+    """f'(x) = Phi(x) + x phi(x) (exact) or the derivative of the tanh formula."""
+    xp = get_array_module(x)
+    if approximate:
+        inner = _GELU_TANH_C * (x + 0.044715 * x**3)
+        t = xp.tanh(inner)
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t**2) * _GELU_TANH_C * (1 + 3 * 0.044715 * x**2)
+    return 0.5 * (1 + erf(x / _SQRT_2)) + x * _INV_SQRT_2PI * xp.exp(-0.5 * x * x)
+
+
+def softmax_derivative(x, axis=-1):
+    """The Jacobian J[..., i, j] = s_i (delta_ij - s_j) over the last axis; shape (..., n, n)."""
+    xp = get_array_module(x)
+    s = softmax(x, axis=axis)
+    return s[..., :, None] * (xp.eye(s.shape[-1], dtype=s.dtype) - s[..., None, :])
+
+
+def log_softmax_derivative(x, axis=-1):
+    """The Jacobian J[..., i, j] = delta_ij - s_j over the last axis; shape (..., n, n)."""
+    xp = get_array_module(x)
+    s = softmax(x, axis=axis)
+    return xp.eye(s.shape[-1], dtype=s.dtype) - s[..., None, :]
+
+
+# ---------------------------------------------------------------------------- kernels for layers
+
+
+class Activation:
+    """An activation as layers use it: ``forward(x, out=None)`` and ``backward(dy, x, y)``.
+
+    ``backward`` returns dL/dx from dL/dy = ``dy``, the input ``x`` and output ``y`` of the matching
+    forward call; ``needs`` is ``"x"`` or ``"y"``, the one backward reads (the other may be None).
+    With ``out=`` forward writes in place when the activation allows it. Objects are stateless,
+    so one may serve many layers.
+    """
+
+    name = None
+    needs = "x"
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def forward(self, x, out=None):
+        raise NotImplementedError
+
+    def backward(self, dy, x, y):
+        raise NotImplementedError
+
+    def get_config(self):
+        return self.name
+
+    def __repr__(self):
+        return f"<activation {self.name}>"
+
+
+class Linear(Activation):
+    name, needs = "linear", "y"
+
+    def forward(self, x, out=None):
+        return x
+
+    def backward(self, dy, x, y):
+        return dy
+
+
+class Sigmoid(Activation):
+    name, needs = "sigmoid", "y"
+
+    def forward(self, x, out=None):
+        return sigmoid(x)
+
+    def backward(self, dy, x, y):
+        return dy * y * (1 - y)  # s' = s (1 - s)
+
+
+class Tanh(Activation):
+    name, needs = "tanh", "y"
+
+    def forward(self, x, out=None):
+        return get_array_module(x).tanh(x, out=out)
+
+    def backward(self, dy, x, y):
+        return dy * (1 - y * y)  # tanh' = 1 - tanh^2
+
+
+class ReLU(Activation):
+    name, needs = "relu", "y"
+
+    def forward(self, x, out=None):
+        return get_array_module(x).maximum(x, 0, out=out)
+
+    def backward(self, dy, x, y):
+        return dy * (y > 0)  # y > 0 exactly where x > 0
+
+
+class LeakyReLU(Activation):
+    name, needs = "leaky_relu", "x"
+
+    def __init__(self, negative_slope=0.2):
+        self.negative_slope = negative_slope
+
+    def forward(self, x, out=None):
+        return leaky_relu(x, self.negative_slope)
+
+    def backward(self, dy, x, y):
+        return dy * leaky_relu_derivative(x, self.negative_slope)
+
+
+class ELU(Activation):
+    name, needs = "elu", "x"
+
+    def __init__(self, alpha=1.0):
+        self.alpha = alpha
+
+    def forward(self, x, out=None):
+        return elu(x, self.alpha)
+
+    def backward(self, dy, x, y):
+        return dy * elu_derivative(x, self.alpha)
+
+
+class Softplus(Activation):
+    name, needs = "softplus", "x"
+
+    def forward(self, x, out=None):
+        return softplus(x)
+
+    def backward(self, dy, x, y):
+        return dy * sigmoid(x)
+
+
+class SiLU(Activation):
+    name, needs = "silu", "x"
+
+    def forward(self, x, out=None):
+        return silu(x)
+
+    def backward(self, dy, x, y):
+        return dy * silu_derivative(x)
+
+
+class GELU(Activation):
+    name, needs = "gelu", "x"
+
+    def __init__(self, approximate=False):
+        self.approximate = approximate
+
+    def forward(self, x, out=None):
+        return gelu(x, self.approximate)
+
+    def backward(self, dy, x, y):
+        return dy * gelu_derivative(x, self.approximate)
+
+
+class Softmax(Activation):
+    name, needs = "softmax", "y"
+
+    def __init__(self, axis=-1):
+        self.axis = axis
+
+    def forward(self, x, out=None):
+        return softmax(x, self.axis)
+
+    def backward(self, dy, x, y):
+        # dx = y * (dy - sum(dy * y)), the Jacobian-vector product of softmax
+        return y * (dy - (dy * y).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Activation):
+    name, needs = "log_softmax", "y"
+
+    def __init__(self, axis=-1):
+        self.axis = axis
+
+    def forward(self, x, out=None):
+        return log_softmax(x, self.axis)
+
+    def backward(self, dy, x, y):
+        xp = get_array_module(y)
+        # dx = dy - softmax(x) * sum(dy), with softmax(x) = exp(y)
+        return dy - xp.exp(y) * dy.sum(axis=self.axis, keepdims=True)
+
+
+_CLASSES = {
+    cls.name: cls
+    for cls in (Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, SiLU, GELU, Softmax, LogSoftmax)
+}
+_ALIASES = {"swish": "silu", None: "linear"}
+
+
+def get(identifier):
+    """Return an :class:`Activation` for a name, an Activation, None (linear) or a function above.
+
+    Raises ValueError naming the bad identifier and listing the valid names.
+    """
+    if isinstance(identifier, Activation):
+        return identifier
+    if callable(identifier) and getattr(identifier, "__module__", None) == __name__:
+        identifier = identifier.__name__
+    if identifier is None or isinstance(identifier, str):
+        name = _ALIASES.get(identifier, identifier)
+        return lookup("activation", name, {**_CLASSES, "swish": SiLU})()
+    raise ValueError(f"Unknown activation {identifier!r}. Valid names: {sorted(_CLASSES)}.")
+
+
+def serialize(activation):
+    """The name that :func:`get` turns back into ``activation``."""
+    return activation.name

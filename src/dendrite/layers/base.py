@@ -1,0 +1,279 @@
+"""The layer contract.
+
+A layer owns its :class:`~dendrite.variables.Variable` objects and writes its math explicitly:
+
+* ``build(input_shape)`` creates the variables once the input's shape is known;
+* ``forward(x, training=False)`` returns the output and keeps in named attributes (listed in
+  ``cache_attributes``) exactly what ``backward`` needs, overwriting them on every call;
+* ``backward(dy)`` reads that cache, adds the parameter gradients into ``variable.grad`` with ``+=``
+  (so a layer used at two places sums both contributions) and returns dx, the gradient with respect
+  to the input. When the graph does not need dx (the layer reads the model's input directly), it sets
+  ``input_grad_required = False`` and a layer may skip that product and return None;
+* ``compute_output_shape(input_shape)`` and ``get_config()``.
+
+Layers with an activation apply it through :meth:`Layer.activation_backward`, which the model bypasses
+when the loss supplies the fused gradient of an output softmax or sigmoid (``fused_output``).
+
+Arguments every layer accepts (documented once here): ``name`` (unique default from the class
+name), ``dtype`` (float dtype of the weights and outputs; default :func:`dendrite.config.floatx`),
+``trainable`` (default True) and, on a first layer, Keras's ``input_shape`` / ``input_dim`` /
+``batch_input_shape``, which give the input's shape without the batch axis.
+"""
+
+import re
+from collections import defaultdict
+
+from dendrite import backend, initializers, regularizers
+from dendrite.errors import check_unknown_kwargs, describe, shape_error
+from dendrite.graph import Node, SymbolicTensor, is_symbolic
+from dendrite.variables import Variable
+
+_name_counts = defaultdict(int)
+
+
+def unique_name(prefix):
+    """``prefix``, then ``prefix_1``, ``prefix_2`` ... within this process."""
+    count = _name_counts[prefix]
+    _name_counts[prefix] += 1
+    return prefix if count == 0 else f"{prefix}_{count}"
+
+
+def snake_case(name):
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+class Layer:
+    """Base class of all layers; see the module docstring for the contract."""
+
+    cache_attributes = ()
+    input_grad_required = True
+    fused_output = False
+
+    def __init__(self, name=None, dtype=None, trainable=True, input_shape=None, input_dim=None,
+                 batch_input_shape=None, **kwargs):
+        check_unknown_kwargs(type(self).__name__, kwargs)
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"{type(self).__name__}: name must be a non-empty string; got {name!r}")
+        self.name = name or unique_name(snake_case(type(self).__name__))
+        self.dtype = backend.standardize_dtype(dtype)
+        self.trainable = bool(trainable)
+        self.built = False
+        self._variables = []
+        self.input_spec_shape = _declared_input_shape(input_shape, input_dim, batch_input_shape)
+
+    # -------------------------------------------------------------- weights
+
+    def add_weight(self, name, shape, initializer="zeros", regularizer=None, trainable=True):
+        """Create, register and return a :class:`Variable` of ``shape`` in this layer's dtype."""
+        initializer = initializers.get(initializer)
+        value = initializer(tuple(shape), dtype=self.dtype)
+        variable = Variable(name, value, trainable=trainable and self.trainable,
+                            regularizer=regularizers.get(regularizer))
+        self._variables.append(variable)
+        return variable
+
+    @property
+    def weights(self):
+        return list(self._variables)
+
+    @property
+    def trainable_weights(self):
+        return [v for v in self._variables if v.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        return [v for v in self._variables if not v.trainable]
+
+    def get_weights(self):
+        """Host copies of the weights, in creation order."""
+        return [v.numpy() for v in self._variables]
+
+    def set_weights(self, weights):
+        """Copy ``weights`` (a list of arrays, in :meth:`get_weights` order) into the layer."""
+        weights = list(weights)
+        if len(weights) != len(self._variables):
+            raise ValueError(f"{describe(self)}: expected {len(self._variables)} weight arrays; "
+                             f"got {len(weights)}.")
+        for variable, value in zip(self._variables, weights):
+            variable.assign(value)
+
+    def count_params(self):
+        if not self.built:
+            raise ValueError(f"{describe(self)}: count_params() needs a built layer; call it on "
+                             "data or give it an input shape first.")
+        return sum(v.size for v in self._variables)
+
+    # -------------------------------------------------------------- calling
+
+    def __call__(self, inputs, training=False):
+        """On symbolic tensors, record a graph node; on arrays, build if needed and run forward."""
+        if is_symbolic(inputs):
+            return self._call_symbolic(inputs)
+        inputs = self._to_arrays(inputs)
+        self.ensure_built(_shapes(inputs))
+        return self.forward(inputs, training=training)
+
+    def _call_symbolic(self, inputs):
+        input_shapes = _shapes(inputs)
+        self.ensure_built(input_shapes)
+        output_shapes = self.compute_output_shape(input_shapes)
+        node = Node(self, inputs if isinstance(inputs, (list, tuple)) else [inputs])
+        if isinstance(output_shapes, list):
+            node.outputs = [SymbolicTensor(s, self.dtype, node, i) for i, s in enumerate(output_shapes)]
+            return list(node.outputs)
+        node.outputs = [SymbolicTensor(output_shapes, self.dtype, node, 0)]
+        return node.outputs[0]
+
+    def _to_arrays(self, inputs):
+        if isinstance(inputs, (list, tuple)):
+            return [self._to_arrays(x) for x in inputs]
+        xp = backend.get_array_module(inputs)
+        x = xp.asarray(inputs)
+        if x.dtype.kind in "fiub" and x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        return x
+
+    def ensure_built(self, input_shape):
+        if not self.built:
+            self.check_input_shape(input_shape)
+            self.build(input_shape)
+            self.built = True
+
+    def check_input_shape(self, input_shape):
+        """Check a (batch-first) input shape against the declared ``input_shape``, if any."""
+        declared = self.input_spec_shape
+        if declared is None or isinstance(input_shape, list):
+            return
+        if len(input_shape) != len(declared) + 1 or any(
+            d is not None and s is not None and s != d for s, d in zip(input_shape[1:], declared)
+        ):
+            raise shape_error(self, ("batch", *declared), tuple(input_shape))
+
+    # -------------------------------------------------------------- the contract
+
+    def build(self, input_shape):
+        """Create the variables for inputs of ``input_shape`` (batch axis first, may be None)."""
+
+    def forward(self, x, training=False):
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self, dy):
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    @property
+    def output_activation(self):
+        """The :class:`~dendrite.activations.Activation` this layer ends with, or None."""
+        return None
+
+    def activation_backward(self, activation, dy, x, y):
+        """dL/d(pre-activation): ``activation.backward`` unless the loss already fused it."""
+        return dy if self.fused_output else activation.backward(dy, x, y)
+
+    def save_cache(self):
+        """The forward cache, for the graph to keep per node when a layer is shared."""
+        return {name: getattr(self, name, None) for name in self.cache_attributes}
+
+    def restore_cache(self, cache):
+        for name, value in cache.items():
+            setattr(self, name, value)
+
+    # -------------------------------------------------------------- validation and config
+
+    def check_input(self, x, ndim=None, last_axis=None, expected=None):
+        """Raise a shape error unless ``x`` has ``ndim`` axes and, if given, ``last_axis`` features.
+
+        ``expected`` is the shape shown in the message, e.g. ``("batch", 784)``.
+        """
+        bad_ndim = ndim is not None and x.ndim != ndim
+        bad_last = last_axis is not None and (x.ndim == 0 or x.shape[-1] != last_axis)
+        if bad_ndim or bad_last:
+            expected = expected or ("batch", *(["..."] if ndim is None else [None] * (ndim - 2)),
+                                    last_axis)
+            raise shape_error(self, _format_shape(expected), tuple(x.shape))
+
+    def get_config(self):
+        """Constructor arguments, JSON-safe. Subclasses extend it."""
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self.input_spec_shape is not None:
+            config["input_shape"] = list(self.input_spec_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{describe(self)}>"
+
+
+def _declared_input_shape(input_shape, input_dim, batch_input_shape):
+    if batch_input_shape is not None:
+        return tuple(batch_input_shape)[1:]
+    if input_shape is not None:
+        return (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+    if input_dim is not None:
+        return (input_dim,)
+    return None
+
+
+def _shapes(inputs):
+    if isinstance(inputs, (list, tuple)):
+        return [tuple(x.shape) for x in inputs]
+    return tuple(inputs.shape)
+
+
+def _format_shape(shape):
+    return "(" + ", ".join("batch" if d == "batch" else ("..." if d == "..." else str(d))
+                           for d in shape) + ")"
+
+
+class InputLayer(Layer):
+    """The source node of a graph: its output is the model's input.
+
+    Args:
+        shape: the input's shape without the batch axis, e.g. ``(784,)``.
+        batch_size: optional fixed batch size.
+    """
+
+    def __init__(self, shape=None, batch_size=None, **kwargs):
+        super().__init__(**kwargs)
+        if shape is None:
+            shape = self.input_spec_shape
+        if shape is None:
+            raise ValueError(f"{describe(self)}: shape is required, e.g. Input(shape=(784,))")
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if any(d is not None and (not isinstance(d, int) or d < 1) for d in shape):
+            raise ValueError(f"{describe(self)}: shape must hold positive integers or None; "
+                             f"got shape={shape!r}")
+        self.shape = shape
+        self.batch_size = batch_size
+        self.input_spec_shape = shape
+        self.built = True
+        node = Node(self, [])
+        node.outputs = [SymbolicTensor((batch_size, *shape), self.dtype, node, 0, name=self.name)]
+        self.output = node.outputs[0]
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, dy):
+        return dy
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape),
+                "batch_size": self.batch_size}
+
+
+def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None):
+    """A symbolic input tensor, the start of a functional model (Keras's ``keras.Input``).
+
+    Example:
+        >>> Input(shape=(784,)).shape
+        (None, 784)
+    """
+    if batch_shape is not None:
+        batch_size, shape = batch_shape[0], tuple(batch_shape[1:])
+    return InputLayer(shape=shape, batch_size=batch_size, name=name, dtype=dtype).output

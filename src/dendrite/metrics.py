@@ -1,0 +1,233 @@
+"""Metrics with Keras's names: per-sample functions and stateful metric objects.
+
+A metric object accumulates over batches: ``update_state(y_true, y_pred, sample_weight=None)``,
+``result()`` (a float) and ``reset_state()``. ``fit`` shows the running result over the epoch.
+``get("accuracy", ...)`` resolves the generic name from the shapes of y_true and y_pred as Keras
+does: binary accuracy for one output unit, sparse categorical accuracy when y_true has fewer axes
+than y_pred (or one column against several), categorical accuracy otherwise.
+"""
+
+from dendrite.backend import get_array_module, host
+from dendrite.errors import lookup
+
+
+def _labels(y):
+    return y.reshape(y.shape[:-1]) if y.ndim > 1 and y.shape[-1] == 1 else y
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """Per-sample mean over the last axis of (y_true == (y_pred > threshold))."""
+    xp = get_array_module(y_pred)
+    y_pred = xp.asarray(y_pred)
+    y_true = xp.asarray(y_true).reshape(y_pred.shape)
+    return (y_true == (y_pred > threshold)).mean(axis=-1)
+
+
+def categorical_accuracy(y_true, y_pred):
+    """Per-sample 1.0 where argmax(y_true) == argmax(y_pred), else 0.0."""
+    xp = get_array_module(y_pred)
+    return (xp.asarray(y_true).argmax(axis=-1) == xp.asarray(y_pred).argmax(axis=-1)).astype("float64")
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    """Per-sample 1.0 where the integer label equals argmax(y_pred), else 0.0."""
+    xp = get_array_module(y_pred)
+    labels = _labels(xp.asarray(y_true))
+    return (labels == xp.asarray(y_pred).argmax(axis=-1)).astype("float64")
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """Per-sample 1.0 where argmax(y_true) is among the k largest predictions."""
+    xp = get_array_module(y_pred)
+    return sparse_top_k_categorical_accuracy(xp.asarray(y_true).argmax(axis=-1), y_pred, k)
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """Per-sample 1.0 where the integer label is among the k largest predictions."""
+    xp = get_array_module(y_pred)
+    y_pred = xp.asarray(y_pred)
+    labels = _labels(xp.asarray(y_true)).astype("int64")
+    target = xp.take_along_axis(y_pred, labels[..., None], axis=-1)
+    # the label is in the top k when fewer than k predictions are strictly larger
+    return ((y_pred > target).sum(axis=-1) < k).astype("float64")
+
+
+def confusion_matrix(y_true, y_pred, num_classes=None):
+    """Counts C[i, j] of examples with true class i predicted as class j.
+
+    Args:
+        y_true: integer labels (m,), or one-hot / probabilities (m, num_classes).
+        y_pred: integer labels (m,), or scores (m, num_classes) (their argmax is taken).
+        num_classes: number of classes; default 1 + the largest label seen.
+
+    Returns:
+        int64 array (num_classes, num_classes): rows are true classes, columns predictions.
+
+    Example:
+        >>> confusion_matrix([0, 1, 1], [0, 1, 0]).tolist()
+        [[1, 0], [1, 1]]
+    """
+    y_true, y_pred = host.asarray(y_true), host.asarray(y_pred)
+    y_true = y_true.argmax(-1) if y_true.ndim == 2 and y_true.shape[-1] > 1 else _labels(y_true)
+    y_pred = y_pred.argmax(-1) if y_pred.ndim == 2 and y_pred.shape[-1] > 1 else _labels(y_pred)
+    y_true, y_pred = y_true.astype("int64").ravel(), y_pred.astype("int64").ravel()
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"confusion_matrix: y_true and y_pred must hold the same number of "
+                         f"labels; got {y_true.size} and {y_pred.size}.")
+    if num_classes is None:
+        num_classes = int(max(y_true.max(initial=-1), y_pred.max(initial=-1))) + 1
+    for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
+        if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+            bad = labels.min() if labels.min() < 0 else labels.max()
+            raise ValueError(f"confusion_matrix: {name} labels must be in [0, {num_classes}); "
+                             f"got {int(bad)}.")
+    counts = host.bincount(y_true * num_classes + y_pred, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes)
+
+
+class Metric:
+    """Base class of stateful metrics."""
+
+    def __init__(self, name=None):
+        self.name = name or type(self).__name__.lower()
+        self.reset_state()
+
+    def reset_state(self):
+        raise NotImplementedError
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        raise NotImplementedError
+
+    def result(self):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+class MeanMetricWrapper(Metric):
+    """The weighted mean over all samples seen of a per-sample function ``fn(y_true, y_pred)``."""
+
+    def __init__(self, fn, name=None, **fn_kwargs):
+        self.fn, self.fn_kwargs = fn, fn_kwargs
+        super().__init__(name or fn.__name__)
+
+    def reset_state(self):
+        self.total, self.count = 0.0, 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        values = self.fn(y_true, y_pred, **self.fn_kwargs)
+        if sample_weight is None:
+            self.total += float(values.sum())
+            self.count += values.size
+        else:
+            xp = get_array_module(values)
+            weights = xp.asarray(sample_weight, dtype="float64").reshape(values.shape[0], -1)
+            weights = xp.broadcast_to(weights, (values.shape[0], values.size // values.shape[0]))
+            self.total += float((values.reshape(weights.shape) * weights).sum())
+            self.count += float(weights.sum())
+
+    def result(self):
+        return self.total / self.count if self.count else 0.0
+
+
+def _wrapper(fn, default_name, **defaults):
+    class Wrapped(MeanMetricWrapper):
+        def __init__(self, name=default_name, **kwargs):
+            super().__init__(fn, name=name, **{**defaults, **kwargs})
+
+    Wrapped.__name__ = Wrapped.__qualname__ = "".join(p.title() for p in default_name.split("_"))
+    Wrapped.__doc__ = f"Running mean of :func:`{fn.__name__}`."
+    return Wrapped
+
+
+BinaryAccuracy = _wrapper(binary_accuracy, "binary_accuracy", threshold=0.5)
+CategoricalAccuracy = _wrapper(categorical_accuracy, "categorical_accuracy")
+SparseCategoricalAccuracy = _wrapper(sparse_categorical_accuracy, "sparse_categorical_accuracy")
+TopKCategoricalAccuracy = _wrapper(top_k_categorical_accuracy, "top_k_categorical_accuracy", k=5)
+SparseTopKCategoricalAccuracy = _wrapper(sparse_top_k_categorical_accuracy,
+                                         "sparse_top_k_categorical_accuracy", k=5)
+
+
+class _ConfusionCounts(Metric):
+    """True/false positive counts for binary predictions thresholded at ``thresholds`` (0.5).
+
+    With ``class_id``, the column of that class is treated as the binary prediction.
+    """
+
+    def __init__(self, thresholds=None, class_id=None, name=None):
+        self.thresholds = 0.5 if thresholds is None else float(thresholds)
+        self.class_id = class_id
+        super().__init__(name)
+
+    def reset_state(self):
+        self.true_positives = self.false_positives = self.false_negatives = 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        xp = get_array_module(y_pred)
+        y_pred, y_true = xp.asarray(y_pred), xp.asarray(y_true)
+        if self.class_id is not None:
+            y_pred, y_true = y_pred[..., self.class_id], y_true[..., self.class_id]
+        y_true = y_true.reshape(y_pred.shape).astype(bool)
+        predicted = y_pred > self.thresholds
+        weights = 1.0 if sample_weight is None else xp.asarray(sample_weight).reshape(
+            (-1,) + (1,) * (y_pred.ndim - 1))
+        self.true_positives += float((weights * (predicted & y_true)).sum())
+        self.false_positives += float((weights * (predicted & ~y_true)).sum())
+        self.false_negatives += float((weights * (~predicted & y_true)).sum())
+
+
+class Precision(_ConfusionCounts):
+    """TP / (TP + FP) over all samples seen; 0 when nothing was predicted positive."""
+
+    def result(self):
+        denominator = self.true_positives + self.false_positives
+        return self.true_positives / denominator if denominator else 0.0
+
+
+class Recall(_ConfusionCounts):
+    """TP / (TP + FN) over all samples seen; 0 when there were no positives."""
+
+    def result(self):
+        denominator = self.true_positives + self.false_negatives
+        return self.true_positives / denominator if denominator else 0.0
+
+
+_CLASSES = {
+    "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+    "precision": Precision, "recall": Recall,
+}
+_BY_CLASS_NAME = {cls.__name__: cls for cls in _CLASSES.values()}
+
+
+def resolve_accuracy(y_true_shape, y_pred_shape):
+    """Which accuracy Keras means by "accuracy" for these shapes (see the module docstring)."""
+    if y_pred_shape[-1] == 1:
+        return "binary_accuracy"
+    if len(y_true_shape) < len(y_pred_shape) or (y_true_shape[-1] == 1 and y_pred_shape[-1] > 1):
+        return "sparse_categorical_accuracy"
+    return "categorical_accuracy"
+
+
+def get(identifier, y_true_shape=None, y_pred_shape=None):
+    """A Metric from a name, a function above, or an instance.
+
+    "accuracy" / "acc" need the shapes and keep the name the user gave.
+    """
+    if isinstance(identifier, Metric):
+        return identifier
+    if callable(identifier) and getattr(identifier, "__module__", None) == __name__:
+        identifier = identifier.__name__
+    if identifier in ("accuracy", "acc"):
+        resolved = resolve_accuracy(tuple(y_true_shape), tuple(y_pred_shape))
+        return _CLASSES[resolved](name=identifier)
+    if isinstance(identifier, str):
+        return lookup("metric", identifier, {**_CLASSES, **_BY_CLASS_NAME,
+                                             "accuracy": None, "acc": None})()
+    if callable(identifier):
+        return MeanMetricWrapper(identifier)
+    raise ValueError(f"Unknown metric {identifier!r}. Valid names: "
+                     f"{sorted([*_CLASSES, 'accuracy'])}.")

@@ -1,0 +1,119 @@
+"""What ``compile`` sets up: one loss per output, loss weights, metrics, and the fused gradient."""
+
+from dendrite import losses as losses_module
+from dendrite import metrics as metrics_module
+from dendrite.errors import describe
+
+
+def _per_output(value, names, what):
+    """Spread ``value`` (one item, a list in output order, or a dict by output name) over outputs."""
+    if isinstance(value, dict):
+        unknown = set(value) - set(names)
+        if unknown:
+            raise ValueError(f"compile: {what} names unknown outputs {sorted(unknown)}; the "
+                             f"model's outputs are {names}")
+        return [value.get(name) for name in names]
+    if isinstance(value, (list, tuple)) and len(names) > 1:
+        if len(value) != len(names):
+            raise ValueError(f"compile: {what} must have one entry per output ({len(names)}); got "
+                             f"{len(value)}")
+        return list(value)
+    return [value] * len(names) if what == "loss" else [value] + [None] * (len(names) - 1)
+
+
+class CompiledLoss:
+    """Losses, loss weights and metrics for each output of a model, and their running values.
+
+    Args:
+        loss: a loss identifier, or a list/dict of them (one per output).
+        loss_weights: None, or a list/dict of floats (one per output).
+        metrics: None, a list of metric identifiers (single output), or a list/dict of lists.
+        output_names: names of the model's outputs (their layers' names).
+    """
+
+    def __init__(self, loss, loss_weights, metrics, output_names):
+        if loss is None:
+            raise ValueError("compile: loss is required, e.g. loss='categorical_crossentropy'")
+        self.output_names = list(output_names)
+        self.losses = [losses_module.get(item) for item in _per_output(loss, output_names, "loss")]
+        weights = _per_output(loss_weights, output_names, "loss_weights") if loss_weights else None
+        self.loss_weights = [1.0 if w is None else float(w) for w in weights] if weights else \
+            [1.0] * len(output_names)
+        if len(output_names) == 1 and metrics is not None and not isinstance(metrics, dict):
+            metric_lists = [list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]]
+        elif metrics is None:
+            metric_lists = [[] for _ in output_names]
+        else:
+            metric_lists = [m or [] for m in _per_output(metrics, output_names, "metrics")]
+            metric_lists = [m if isinstance(m, (list, tuple)) else [m] for m in metric_lists]
+        self.metric_identifiers = metric_lists
+        self.metrics = None  # resolved on the first batch, when the shapes are known
+        self.fused_layers = []
+
+    def fuse(self, output_layers):
+        """Decide, per output, whether backward can use the loss's fused logit gradient."""
+        self.fused = [layer is not None and loss.fuses_with(layer.output_activation)
+                      for loss, layer in zip(self.losses, output_layers)]
+        self.fused_layers = [layer for layer, fused in zip(output_layers, self.fused) if fused]
+
+    def _resolve_metrics(self, ys, outputs):
+        self.metrics = []
+        multi = len(self.output_names) > 1
+        for name, identifiers, y, output in zip(self.output_names, self.metric_identifiers, ys,
+                                                outputs):
+            resolved = []
+            for identifier in identifiers:
+                metric = metrics_module.get(identifier, y.shape, output.shape)
+                label = f"{name}_{metric.name}" if multi else metric.name
+                resolved.append((label, metric))
+            self.metrics.append(resolved)
+
+    def metric_names(self):
+        return [label for group in (self.metrics or []) for label, _ in group]
+
+    def reset(self):
+        self.total_loss = 0.0
+        self.output_totals = [0.0] * len(self.losses)
+        self.count = 0
+        for group in self.metrics or []:
+            for _, metric in group:
+                metric.reset_state()
+
+    def forward(self, ys, outputs, sample_weight, penalty):
+        """The total loss of one batch (weighted losses plus ``penalty``), keeping caches."""
+        if self.metrics is None:
+            self._resolve_metrics(ys, outputs)
+            self.reset()
+        values = [loss.forward(y, out, sample_weight) for loss, y, out in
+                  zip(self.losses, ys, outputs)]
+        total = sum(w * v for w, v in zip(self.loss_weights, values)) + penalty
+        rows = len(outputs[0])
+        self.total_loss += total * rows
+        self.output_totals = [t + v * rows for t, v in zip(self.output_totals, values)]
+        self.count += rows
+        for group, y, out in zip(self.metrics, ys, outputs):
+            for _, metric in group:
+                metric.update_state(y, out, sample_weight)
+        return total
+
+    def output_gradients(self):
+        """d(total loss)/d(output) per output (d/d(pre-activation) where fused)."""
+        grads = []
+        for loss, weight, fused in zip(self.losses, self.loss_weights, self.fused):
+            grad = loss.backward_logits() if fused else loss.backward()
+            grads.append(grad if weight == 1.0 else grad * weight)
+        return grads
+
+    def results(self):
+        """Running values since :meth:`reset`: ``{"loss": ..., metric names: ...}``."""
+        logs = {"loss": self.total_loss / max(self.count, 1)}
+        if len(self.losses) > 1:
+            for name, total in zip(self.output_names, self.output_totals):
+                logs[f"{name}_loss"] = total / max(self.count, 1)
+        for group in self.metrics or []:
+            for label, metric in group:
+                logs[label] = metric.result()
+        return logs
+
+    def describe_losses(self):
+        return ", ".join(describe(loss) for loss in self.losses)

@@ -1,0 +1,417 @@
+"""``Model``: a graph of layers that trains (Keras's functional API and the base of Sequential)."""
+
+import math
+
+from dendrite import backend
+from dendrite import optimizers as optimizers_module
+from dendrite.callbacks import CallbackList, History, ProgbarLogger
+from dendrite.errors import arg_error, describe, shape_error
+from dendrite.graph import Graph
+from dendrite.layers.base import unique_name
+from dendrite.models.compiled import CompiledLoss
+from dendrite.models.data import Batches, as_list, check_lengths, target_dtype
+from dendrite.variables import FlatParameters
+
+DEFAULT_BATCH_SIZE = 32
+
+
+class Model:
+    """A model built from symbolic tensors: ``Model(inputs=Input(...), outputs=layer(...)(x))``.
+
+    Args:
+        inputs: a SymbolicTensor from :func:`dendrite.Input`, or a list of them.
+        outputs: a SymbolicTensor or a list of them, computed from ``inputs`` by calling layers.
+        name: the model's name.
+
+    Example:
+        >>> from dendrite import Input, layers
+        >>> x = Input(shape=(4,))
+        >>> model = Model(x, layers.Dense(2)(x))
+        >>> model.count_params()
+        10
+    """
+
+    def __init__(self, inputs=None, outputs=None, name=None):
+        self.name = name or unique_name(type(self).__name__.lower())
+        self.stop_training = False
+        self.optimizer = None
+        self.compiled = None
+        self.history = None
+        self._flat = None
+        self._graph = None
+        if inputs is not None or outputs is not None:
+            if inputs is None or outputs is None:
+                raise ValueError(f"{describe(self)}: give both inputs and outputs")
+            self._set_graph(inputs, outputs)
+
+    # -------------------------------------------------------------- structure
+
+    def _set_graph(self, inputs, outputs):
+        self._multi_input = isinstance(inputs, (list, tuple))
+        self._multi_output = isinstance(outputs, (list, tuple))
+        self.inputs = list(inputs) if self._multi_input else [inputs]
+        self.outputs = list(outputs) if self._multi_output else [outputs]
+        self._graph = Graph(self.inputs, self.outputs)
+        self._flat = None
+
+    def _ensure_graph(self, input_arrays):
+        """Functional models are built at construction; Sequential overrides this."""
+        if self._graph is None:
+            raise ValueError(f"{describe(self)}: the model has no layers to run")
+
+    @property
+    def layers(self):
+        input_layers = [t.node.layer for t in self.inputs] if self._graph else []
+        return input_layers + (self._graph.layers if self._graph else [])
+
+    @property
+    def output_names(self):
+        return [t.node.layer.name for t in self.outputs]
+
+    def get_layer(self, name=None, index=None):
+        """The layer called ``name``, or at position ``index`` of :attr:`layers`."""
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"{describe(self)}: no layer named {name!r}; layers are "
+                         f"{[layer.name for layer in self.layers]}")
+
+    @property
+    def weights(self):
+        return [v for layer in self.layers for v in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        return [v for layer in self.layers for v in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        return [v for layer in self.layers for v in layer.non_trainable_weights]
+
+    def get_weights(self):
+        return [v.numpy() for v in self.weights]
+
+    def set_weights(self, weights):
+        variables = self.weights
+        weights = list(weights)
+        if len(weights) != len(variables):
+            raise ValueError(f"{describe(self)}: expected {len(variables)} weight arrays; got "
+                             f"{len(weights)}.")
+        for variable, value in zip(variables, weights):
+            variable.assign(value)
+
+    def count_params(self):
+        if self._graph is None:
+            raise ValueError(f"{describe(self)}: count_params() needs a built model; give the "
+                             "first layer an input shape or call the model on data first.")
+        return sum(v.size for v in self.weights)
+
+    def summary(self, print_fn=None, line_length=78):
+        """Print a table of layers, output shapes and parameter counts (Keras's layout)."""
+        print_fn = print_fn or print
+        if self._graph is None:
+            raise ValueError(f"{describe(self)}: summary() needs a built model; give the first "
+                             "layer an input shape or call the model on data first.")
+        widths = (int(line_length * 0.4), int(line_length * 0.33))
+        rule = "─" * line_length
+        rows = [("Layer (type)", "Output Shape", "Param #")]
+        nodes = [t.node for t in self.inputs] if not self._hide_input_layer else []
+        nodes += self._graph.nodes
+        for node in nodes:
+            shapes = [t.shape for t in node.outputs]
+            shape = shapes[0] if len(shapes) == 1 else shapes
+            params = sum(v.size for v in node.layer.weights)
+            rows.append((f"{node.layer.name} ({type(node.layer).__name__})", str(shape),
+                         f"{params:,}"))
+        lines = [f'Model: "{self.name}"', rule]
+        for i, (name, shape, params) in enumerate(rows):
+            lines.append(f"{name:<{widths[0]}}{shape:<{widths[1]}}{params:>{line_length - sum(widths)}}")
+            lines.append("═" * line_length if i == 0 else rule)
+        trainable = sum(v.size for v in self.trainable_weights)
+        total = self.count_params()
+        lines += [f" Total params: {total:,}", f" Trainable params: {trainable:,}",
+                  f" Non-trainable params: {total - trainable:,}"]
+        print_fn("\n".join(lines))
+
+    _hide_input_layer = False
+
+    # -------------------------------------------------------------- running
+
+    def _prepare_inputs(self, x, who):
+        """Host arrays for the inputs, checked against the model's input shapes."""
+        arrays = as_list(x, who)
+        self._ensure_graph(arrays)
+        if len(arrays) != len(self.inputs):
+            raise ValueError(f"{describe(self)}: expected {len(self.inputs)} input array(s); got "
+                             f"{len(arrays)}.")
+        for array, tensor in zip(arrays, self.inputs):
+            expected = tensor.shape[1:]
+            got = tuple(array.shape[1:])
+            if len(got) != len(expected) or any(e is not None and e != g for e, g in
+                                                zip(expected, got)):
+                first = self._first_layer(tensor)
+                raise shape_error(first, "(batch, " + ", ".join(
+                    "None" if d is None else str(d) for d in expected) + ")", tuple(array.shape),
+                    what=f"input (in {who} of {describe(self)})")
+        return arrays
+
+    def _first_layer(self, tensor):
+        for node in self._graph.nodes:
+            if any(t is tensor for t in node.inputs):
+                return node.layer
+        return tensor.node.layer
+
+    @property
+    def dtype(self):
+        return self.inputs[0].dtype if self._graph else backend.floatx()
+
+    def __call__(self, x, training=False):
+        """Run the model on arrays (no batching); returns an array or a list for several outputs."""
+        arrays = self._prepare_inputs(x, "__call__")
+        arrays = [a.astype(self.dtype, copy=False) for a in arrays]
+        outputs = self._graph.forward(arrays, training=training)
+        return outputs if self._multi_output else outputs[0]
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for ``x`` computed batch by batch (default batch 32), in inference mode."""
+        arrays = self._prepare_inputs(x, "predict")
+        batch_size = _batch_size(self, batch_size)
+        batches = Batches(arrays, [self.dtype] * len(arrays), batch_size)
+        callback_list = CallbackList(callbacks or [], self, {"steps": len(batches)})
+        callback_list.on_predict_begin()
+        results = None
+        for step, batch in enumerate(batches):
+            callback_list.on_predict_batch_begin(step)
+            outputs = self._graph.forward(batch, training=False)
+            if results is None:
+                results = [backend.host.empty((batches.size, *o.shape[1:]), dtype=o.dtype)
+                           for o in outputs]
+            start = step * batches.batch_size
+            for result, output in zip(results, outputs):
+                result[start:start + len(output)] = output
+            callback_list.on_predict_batch_end(step, {"outputs": outputs})
+        callback_list.on_predict_end()
+        if results is None:
+            results = [backend.host.empty((0, *t.shape[1:]), dtype=self.dtype) for t in self.outputs]
+        return results if self._multi_output else results[0]
+
+    # -------------------------------------------------------------- training
+
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None):
+        """Configure training: an optimizer, a loss per output, optional loss weights, metrics.
+
+        Args:
+            optimizer: name (defaults of that optimizer) or Optimizer. Default "rmsprop".
+            loss: name, Loss, or a list/dict with one per output.
+            loss_weights: list/dict of floats weighting each output's loss.
+            metrics: list of names/Metric objects ("accuracy" resolved from shapes).
+        """
+        self.optimizer = optimizers_module.get(optimizer)
+        names = self.output_names if self._graph else ["output"]
+        self.compiled = CompiledLoss(loss, loss_weights, metrics, names)
+        self._compile_args = (loss, loss_weights, metrics)
+
+    def _training_setup(self):
+        if self.compiled is None:
+            raise RuntimeError(f"{describe(self)}: call compile() before fit() or evaluate()")
+        if self.compiled.output_names != self.output_names:  # Sequential built after compile
+            self.compiled = CompiledLoss(*self._compile_args, self.output_names)
+        variables = self.trainable_weights
+        if self._flat is None or not self._flat.owns(variables):
+            self._flat = FlatParameters(variables)
+        self.compiled.fuse([self._fusable_output_layer(t) for t in self.outputs])
+        self._regularized = [v for v in variables if v.regularizer is not None]
+
+    def _fusable_output_layer(self, tensor):
+        """The layer producing ``tensor`` if it runs at that one node only, else None."""
+        layer = tensor.node.layer
+        uses = sum(1 for node in self._graph.nodes if node.layer is layer)
+        return layer if uses == 1 else None
+
+    def _penalty(self):
+        return sum(v.regularizer(v.value) for v in self._regularized)
+
+    def train_on_batch_arrays(self, xs, ys, sample_weight):
+        """One optimizer step on prepared batch arrays; returns the batch loss."""
+        flat = self._flat
+        flat.zero_grads()
+        outputs = self._graph.forward(xs, training=True)
+        loss = self.compiled.forward(ys, outputs, sample_weight,
+                                     self._penalty() if self._regularized else 0.0)
+        if not math.isfinite(loss):
+            return loss
+        grads = self.compiled.output_gradients()
+        for layer in self.compiled.fused_layers:
+            layer.fused_output = True
+        try:
+            self._graph.backward(grads)
+        finally:
+            for layer in self.compiled.fused_layers:
+                layer.fused_output = False
+        for variable in self._regularized:
+            variable.grad += variable.regularizer.gradient(variable.value)
+        self.optimizer.step(flat)
+        return loss
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0):
+        """Train for ``epochs`` epochs; returns the :class:`~dendrite.callbacks.History`.
+
+        Args follow Keras: ``batch_size`` None means 32; ``validation_split`` takes the last
+        fraction of the data before shuffling; ``validation_data`` is ``(x_val, y_val)``;
+        ``class_weight`` maps class index to a loss weight; ``verbose`` is "auto" (1), 0, 1 or 2.
+        Raises FloatingPointError naming the epoch and batch if the loss becomes NaN or infinite.
+        """
+        xs = self._prepare_inputs(x, "fit")
+        ys = self._prepare_targets(y, "fit")
+        weights = as_list(sample_weight, "sample_weight")
+        weights = weights[0] if weights else None
+        check_lengths([*xs, *ys, weights], ["x"] * len(xs) + ["y"] * len(ys) + ["sample_weight"])
+        if isinstance(validation_split, bool) or not 0 <= validation_split < 1:
+            raise arg_error("fit", "validation_split", "a float in [0, 1)", validation_split)
+        if validation_data is not None:
+            validation_data = self._prepare_validation(validation_data)
+        elif validation_split:
+            split = int(len(xs[0]) * (1 - validation_split))
+            validation_data = ([a[split:] for a in xs], [a[split:] for a in ys])
+            xs, ys = [a[:split] for a in xs], [a[:split] for a in ys]
+            weights = None if weights is None else weights[:split]
+        epochs = _non_negative_int("epochs", epochs)
+        batch_size = _batch_size(self, batch_size)
+        self._training_setup()
+        rng = backend.make_generator() if shuffle else None
+        batches = Batches([*xs, *ys, weights],
+                          [self.dtype] * len(xs) + [target_dtype(a, self.dtype) for a in ys]
+                          + [self.dtype], batch_size, rng)
+        class_weights = _class_weight_table(class_weight)
+        self.history = History()
+        callback_list = self._callbacks(callbacks, verbose, epochs, len(batches))
+        self.stop_training = False
+        callback_list.on_train_begin()
+        n_in, n_out = len(xs), len(ys)
+        for epoch in range(initial_epoch, epochs):
+            self.compiled.reset()
+            callback_list.on_epoch_begin(epoch)
+            for step, batch in enumerate(batches):
+                callback_list.on_train_batch_begin(step)
+                xb, yb, wb = batch[:n_in], batch[n_in:n_in + n_out], batch[-1]
+                if class_weights is not None:
+                    wb = _apply_class_weight(class_weights, yb[0], wb)
+                loss = self.train_on_batch_arrays(xb, yb, wb)
+                if not math.isfinite(loss):
+                    raise FloatingPointError(
+                        f"{describe(self)}: the loss became {loss} at epoch {epoch + 1}, batch "
+                        f"{step + 1}; training stopped before applying that update. Lower the "
+                        "learning rate or check the data for NaN/inf values.")
+                callback_list.on_train_batch_end(step, self.compiled.results())
+            logs = self.compiled.results()
+            if validation_data is not None:
+                val_logs = self._evaluate_arrays(*validation_data, batch_size)
+                logs.update({f"val_{key}": value for key, value in val_logs.items()})
+            callback_list.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        callback_list.on_train_end()
+        return self.history
+
+    def _callbacks(self, callbacks, verbose, epochs, steps):
+        verbose = 1 if verbose == "auto" else verbose
+        if verbose not in (0, 1, 2):
+            raise arg_error("fit", "verbose", '"auto", 0, 1 or 2', verbose)
+        items = list(callbacks or [])
+        if verbose and not any(isinstance(c, ProgbarLogger) for c in items):
+            items.append(ProgbarLogger(verbose))
+        items.append(self.history)
+        return CallbackList(items, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
+
+    def _prepare_targets(self, y, who):
+        if y is None:
+            raise ValueError(f"{describe(self)}: {who} needs targets y")
+        ys = as_list(y, who) if self._multi_output else [backend.host.asarray(y)]
+        if len(ys) != len(self.outputs):
+            raise ValueError(f"{describe(self)}: expected {len(self.outputs)} target array(s); got "
+                             f"{len(ys)}.")
+        return ys
+
+    def _prepare_validation(self, validation_data):
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("fit: validation_data must be (x_val, y_val); got "
+                             f"{type(validation_data).__name__}")
+        xs = self._prepare_inputs(validation_data[0], "validation_data")
+        ys = self._prepare_targets(validation_data[1], "validation_data")
+        check_lengths([*xs, *ys], ["x_val"] * len(xs) + ["y_val"] * len(ys))
+        return xs, ys
+
+    def _evaluate_arrays(self, xs, ys, batch_size, sample_weight=None, callback_list=None):
+        self.compiled.reset()
+        batches = Batches([*xs, *ys, sample_weight],
+                          [self.dtype] * len(xs) + [target_dtype(a, self.dtype) for a in ys]
+                          + [self.dtype], batch_size)
+        n_in, n_out = len(xs), len(ys)
+        penalty = self._penalty() if self._regularized else 0.0
+        for step, batch in enumerate(batches):
+            if callback_list is not None:
+                callback_list.on_test_batch_begin(step)
+            outputs = self._graph.forward(batch[:n_in], training=False)
+            self.compiled.forward(batch[n_in:n_in + n_out], outputs, batch[-1], penalty)
+            if callback_list is not None:
+                callback_list.on_test_batch_end(step, self.compiled.results())
+        return self.compiled.results()
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        """Loss and metrics on ``(x, y)``: a float if there are no metrics, else ``[loss, ...]``
+        (a dict with ``return_dict=True``)."""
+        xs = self._prepare_inputs(x, "evaluate")
+        ys = self._prepare_targets(y, "evaluate")
+        weights = as_list(sample_weight, "sample_weight")
+        weights = weights[0] if weights else None
+        check_lengths([*xs, *ys, weights], ["x"] * len(xs) + ["y"] * len(ys) + ["sample_weight"])
+        self._training_setup()
+        callback_list = CallbackList(callbacks or [], self, {})
+        callback_list.on_test_begin()
+        logs = self._evaluate_arrays(xs, ys, _batch_size(self, batch_size), weights, callback_list)
+        callback_list.on_test_end(logs)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+
+def _batch_size(model, batch_size):
+    if batch_size is None:
+        return DEFAULT_BATCH_SIZE
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise arg_error(describe(model), "batch_size", "a positive integer or None", batch_size)
+    return batch_size
+
+
+def _non_negative_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise arg_error("fit", name, "a non-negative integer", value)
+    return value
+
+
+def _class_weight_table(class_weight):
+    if not class_weight:
+        return None
+    size = max(int(k) for k in class_weight) + 1
+    table = backend.host.ones(size)
+    for key, value in class_weight.items():
+        table[int(key)] = value
+    return table
+
+
+def _apply_class_weight(table, y, sample_weight):
+    if y.ndim > 1 and y.shape[-1] > 1:
+        labels = y.argmax(axis=-1)
+    else:
+        labels = backend.host.rint(y.reshape(len(y))).astype("int64")
+    if labels.size and labels.max() >= len(table):
+        table = backend.host.concatenate([table, backend.host.ones(int(labels.max()) + 1 -
+                                                                    len(table))])
+    weights = table[labels]
+    return weights if sample_weight is None else weights * sample_weight

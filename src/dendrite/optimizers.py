@@ -1,0 +1,373 @@
+"""Optimizers with Keras 3's update rules and defaults, applied to a whole model at once.
+
+A model's trainable variables live in one flat buffer (:class:`dendrite.variables.FlatParameters`);
+an optimizer keeps its state (``m``, ``v`` ...) as flat arrays of the same length and updates every
+parameter with a few vectorized in-place operations, with no Python loop over weights.
+
+Arguments every optimizer takes (documented once here):
+    learning_rate: float, or a callable of the step count (a schedule).
+    weight_decay: decoupled decay, w -= lr * weight_decay * w before the update. Default None.
+    clipnorm: clip each variable's gradient to this L2 norm. Default None.
+    clipvalue: clip every gradient element to [-clipvalue, clipvalue]. Default None.
+    global_clipnorm: clip all gradients together to this global L2 norm. Default None.
+    name: a name for the optimizer.
+
+Where PyTorch's defaults or formulas differ, the class docstring says so.
+"""
+
+import math
+
+from dendrite.backend import get_array_module
+from dendrite.errors import arg_error, check_unknown_kwargs, lookup
+from dendrite.variables import FlatParameters
+
+
+class Optimizer:
+    """Base class: clipping, weight decay, the step counter and the flat state."""
+
+    def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name=None, **kwargs):
+        check_unknown_kwargs(type(self).__name__, kwargs)
+        self.name = name or type(self).__name__.lower()
+        if not callable(learning_rate):
+            learning_rate = self._positive("learning_rate", learning_rate)
+        self._learning_rate = learning_rate
+        for key, value in (("weight_decay", weight_decay), ("clipnorm", clipnorm),
+                           ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm)):
+            if value is not None:
+                self._positive(key, value, allow_zero=key == "weight_decay")
+        if clipnorm is not None and global_clipnorm is not None:
+            raise ValueError(f"{type(self).__name__}: set at most one of clipnorm and "
+                             f"global_clipnorm; got clipnorm={clipnorm}, "
+                             f"global_clipnorm={global_clipnorm}")
+        self.weight_decay = weight_decay
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        self.iterations = 0
+        self._flat = None
+
+    def _positive(self, key, value, allow_zero=False):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+            value >= 0 if allow_zero else value > 0) and math.isfinite(value)
+        if not ok:
+            raise arg_error(type(self).__name__, key,
+                            "a non-negative number" if allow_zero else "a positive number", value)
+        return float(value)
+
+    # -------------------------------------------------------------- learning rate
+
+    @property
+    def learning_rate(self):
+        """The current learning rate (a schedule is evaluated at the current step)."""
+        lr = self._learning_rate
+        return float(lr(self.iterations)) if callable(lr) else lr
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self._learning_rate = value if callable(value) else self._positive("learning_rate", value)
+
+    # -------------------------------------------------------------- state
+
+    def build(self, flat):
+        """Allocate the state for the variables of ``flat`` (a FlatParameters)."""
+        self._flat = flat
+        xp = get_array_module(flat.values)
+        self._scratch = xp.empty_like(flat.values)
+        self._starts = xp.asarray([start for _, start, _ in flat.slices], dtype="int64")
+        self._sizes = xp.asarray([stop - start for _, start, stop in flat.slices], dtype="int64")
+        self.build_state(flat.values)
+
+    def build_state(self, values):
+        """Allocate the flat state arrays (shaped like ``values``)."""
+
+    def zeros_like(self, values, fill=0.0):
+        buffer = get_array_module(values).empty_like(values)
+        buffer.fill(fill)
+        return buffer
+
+    # -------------------------------------------------------------- stepping
+
+    def step(self, flat):
+        """Apply one update to every variable of ``flat`` from the gradients in ``flat.grads``."""
+        if self._flat is not flat:
+            self.build(flat)
+        grads = flat.grads
+        self._clip(grads)
+        lr = self.learning_rate
+        if self.weight_decay:
+            flat.values -= (lr * self.weight_decay) * flat.values
+        self.iterations += 1
+        self.update(flat.values, grads, lr, self.iterations)
+
+    def apply_gradients(self, grads_and_vars):
+        """Keras's entry point: update ``Variable`` objects from ``(gradient, variable)`` pairs.
+
+        The variables are laid out in one flat buffer the first time (their arrays are rebound
+        as views), so later calls cost the same as :meth:`step`.
+        """
+        pairs = list(grads_and_vars)
+        variables = [v for _, v in pairs]
+        if self._flat is None or not self._flat.owns(variables):
+            self.build(FlatParameters(variables))
+        for grad, variable in pairs:
+            variable.grad[...] = grad
+        self.step(self._flat)
+
+    def update(self, w, g, lr, t):
+        """Update flat values ``w`` in place from flat gradients ``g`` at step ``t`` (from 1)."""
+        raise NotImplementedError
+
+    def _clip(self, grads):
+        xp = get_array_module(grads)
+        if self.clipvalue is not None:
+            xp.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
+        if self.global_clipnorm is not None:
+            norm = math.sqrt(float(grads @ grads))
+            if norm > self.global_clipnorm:
+                grads *= self.global_clipnorm / norm
+        if self.clipnorm is not None:
+            squares = xp.multiply(grads, grads, out=self._scratch)
+            norms = xp.sqrt(xp.add.reduceat(squares, self._starts)) if grads.size else squares
+            scale = self.clipnorm / xp.maximum(norms, self.clipnorm)
+            grads *= xp.repeat(scale.astype(grads.dtype), self._sizes)
+
+    def get_config(self):
+        lr = self._learning_rate
+        return {"name": self.name, "learning_rate": None if callable(lr) else lr,
+                "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
+                "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class SGD(Optimizer):
+    """Gradient descent with optional (Nesterov) momentum.
+
+    m = momentum * m - lr * g;  w += m, or with nesterov w += momentum * m - lr * g.
+    With momentum 0 this is w -= lr * g.
+
+    Args:
+        learning_rate: default 0.01. momentum: in [0, 1), default 0.0. nesterov: default False.
+
+    PyTorch's SGD keeps buf = momentum * buf + g and steps w -= lr * buf: the same trajectory
+    for a constant learning rate (m = -lr * buf).
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        if isinstance(momentum, bool) or not 0 <= momentum < 1:
+            raise arg_error("SGD", "momentum", "a float in [0, 1)", momentum)
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+
+    def build_state(self, values):
+        self.m = self.zeros_like(values) if self.momentum else None
+
+    def update(self, w, g, lr, t):
+        step = self._scratch
+        if not self.momentum:
+            w -= get_array_module(w).multiply(g, lr, out=step)
+            return
+        m = self.m
+        m *= self.momentum
+        m -= get_array_module(w).multiply(g, lr, out=step)
+        if self.nesterov:
+            step *= -1
+            step += self.momentum * m
+            w += step
+        else:
+            w += m
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adagrad(Optimizer):
+    """Adagrad: a += g^2;  w -= lr * g / sqrt(a + eps).
+
+    Args:
+        learning_rate: default 0.001. initial_accumulator_value: default 0.1. epsilon: 1e-7.
+
+    PyTorch's Adagrad defaults to lr=0.01, initial_accumulator_value=0 and eps=1e-10 added
+    outside the square root: w -= lr * g / (sqrt(a) + eps).
+    """
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value = self._positive(
+            "initial_accumulator_value", initial_accumulator_value, allow_zero=True)
+        self.epsilon = self._positive("epsilon", epsilon)
+
+    def build_state(self, values):
+        self.accumulator = self.zeros_like(values, self.initial_accumulator_value)
+
+    def update(self, w, g, lr, t):
+        xp = get_array_module(w)
+        a, step = self.accumulator, self._scratch
+        a += xp.multiply(g, g, out=step)
+        xp.add(a, self.epsilon, out=step)
+        xp.sqrt(step, out=step)
+        xp.divide(g, step, out=step)
+        step *= lr
+        w -= step
+
+    def get_config(self):
+        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
+
+class RMSprop(Optimizer):
+    """RMSprop: v = rho v + (1 - rho) g^2;  w -= lr * g / sqrt(v + eps).
+
+    centered: also track mean gradient a and divide by sqrt(v - a^2 + eps).
+    momentum > 0: m = momentum m + lr g / sqrt(...);  w -= m.
+
+    Args:
+        learning_rate: default 0.001. rho: 0.9. momentum: 0.0. epsilon: 1e-7. centered: False.
+
+    PyTorch's RMSprop defaults to lr=0.01, alpha (rho)=0.99, eps=1e-8, and adds eps outside
+    the square root: w -= lr * g / (sqrt(v) + eps).
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
+                 **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        if not 0 <= rho < 1:
+            raise arg_error("RMSprop", "rho", "a float in [0, 1)", rho)
+        if not 0 <= momentum < 1:
+            raise arg_error("RMSprop", "momentum", "a float in [0, 1)", momentum)
+        self.rho, self.momentum = float(rho), float(momentum)
+        self.epsilon, self.centered = self._positive("epsilon", epsilon), bool(centered)
+
+    def build_state(self, values):
+        self.velocity = self.zeros_like(values)
+        self.average_gradient = self.zeros_like(values) if self.centered else None
+        self.m = self.zeros_like(values) if self.momentum else None
+
+    def update(self, w, g, lr, t):
+        xp = get_array_module(w)
+        v, step = self.velocity, self._scratch
+        v *= self.rho
+        xp.multiply(g, g, out=step)
+        step *= 1 - self.rho
+        v += step
+        if self.centered:
+            a = self.average_gradient
+            a *= self.rho
+            a += (1 - self.rho) * g
+            xp.multiply(a, a, out=step)
+            xp.subtract(v, step, out=step)
+        else:
+            step[...] = v
+        step += self.epsilon
+        xp.sqrt(step, out=step)
+        xp.divide(g, step, out=step)
+        step *= lr
+        if self.momentum:
+            self.m *= self.momentum
+            self.m += step
+            w -= self.m
+        else:
+            w -= step
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
+                "epsilon": self.epsilon, "centered": self.centered}
+
+
+class Adam(Optimizer):
+    """Adam: m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+    w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)    (Keras's form).
+
+    Args:
+        learning_rate: default 0.001. beta_1: 0.9. beta_2: 0.999. epsilon: 1e-7.
+        amsgrad: use the running maximum of v. Default False.
+        epsilon_form: ``"keras"`` (above) or ``"paper"``: w -= lr m_hat / (sqrt(v_hat) + eps) with
+            m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t), the form of Kingma & Ba, PyTorch and the
+            tutorials' ``update_parameters_with_adam``. The two differ only in where eps enters.
+
+    PyTorch's Adam uses the "paper" form with eps=1e-8.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
+                 epsilon_form="keras", **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        for key, value in (("beta_1", beta_1), ("beta_2", beta_2)):
+            if isinstance(value, bool) or not 0 <= value < 1:
+                raise arg_error(type(self).__name__, key, "a float in [0, 1)", value)
+        if epsilon_form not in ("keras", "paper"):
+            raise arg_error(type(self).__name__, "epsilon_form", "'keras' or 'paper'",
+                            epsilon_form)
+        self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
+        self.epsilon, self.amsgrad = self._positive("epsilon", epsilon), bool(amsgrad)
+        self.epsilon_form = epsilon_form
+
+    def build_state(self, values):
+        self.m = self.zeros_like(values)
+        self.v = self.zeros_like(values)
+        self.v_max = self.zeros_like(values) if self.amsgrad else None
+
+    def update(self, w, g, lr, t):
+        xp = get_array_module(w)
+        m, v, step = self.m, self.v, self._scratch
+        b1, b2 = self.beta_1, self.beta_2
+        m *= b1
+        m += xp.multiply(g, 1 - b1, out=step)
+        v *= b2
+        xp.multiply(g, g, out=step)
+        step *= 1 - b2
+        v += step
+        if self.amsgrad:
+            xp.maximum(self.v_max, v, out=self.v_max)
+            v = self.v_max
+        correction_1, correction_2 = 1 - b1**t, 1 - b2**t
+        xp.sqrt(v, out=step)
+        if self.epsilon_form == "keras":
+            step += self.epsilon
+            alpha = lr * math.sqrt(correction_2) / correction_1
+        else:
+            step *= 1 / math.sqrt(correction_2)
+            step += self.epsilon
+            alpha = lr / correction_1
+        xp.divide(m, step, out=step)
+        step *= alpha
+        w -= step
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon, "amsgrad": self.amsgrad, "epsilon_form": self.epsilon_form}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: w -= lr * weight_decay * w, then the Adam step.
+
+    Args: as :class:`Adam`, plus weight_decay (default 0.004).
+
+    PyTorch's AdamW defaults to weight_decay=0.01 (same formula) and the "paper" epsilon form.
+    """
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-7, amsgrad=False, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad,
+                         weight_decay=weight_decay, **kwargs)
+
+
+_CLASSES = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}
+_BY_CLASS_NAME = {cls.__name__: cls for cls in _CLASSES.values()}
+
+
+def get(identifier):
+    """An Optimizer from a name (``"adam"``, defaults), a config dict or an instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, dict):
+        cls = lookup("optimizer", identifier["class_name"], _BY_CLASS_NAME)
+        return cls.from_config(identifier.get("config", {}))
+    if isinstance(identifier, str):
+        return lookup("optimizer", identifier.lower() if identifier in _BY_CLASS_NAME else
+                      identifier, _CLASSES)()
+    raise ValueError(f"Unknown optimizer {identifier!r}. Valid names: {sorted(_CLASSES)}.")
+
+
+def serialize(optimizer):
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}

@@ -1,0 +1,53 @@
+"""Utilities: seeding, one-hot encoding, normalization."""
+
+import random
+
+from dendrite import backend
+from dendrite.backend import host as np
+
+
+def set_random_seed(seed):
+    """Seed every random source dendrite uses (and Python's and NumPy's global ones).
+
+    After it, building and training a model repeats bit for bit on the same machine with the same
+    thread count: initializers, dropout masks and shuffling all derive from this seed.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"set_random_seed: seed must be a non-negative integer; got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    backend.seed_global_generator(seed)
+
+
+def to_categorical(x, num_classes=None):
+    """One-hot encode integer labels: (m,) -> (m, num_classes) float32 (floatx).
+
+    A trailing axis of size 1 is dropped first, as Keras does. Labels must be in
+    [0, num_classes).
+
+    Example:
+        >>> to_categorical([0, 2], 3).tolist()
+        [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    labels = np.asarray(x)
+    if labels.ndim > 1 and labels.shape[-1] == 1:
+        labels = labels.reshape(labels.shape[:-1])
+    if labels.dtype.kind == "f" and labels.size and not (labels == np.floor(labels)).all():
+        raise ValueError("to_categorical: labels must be integers; got non-integer values")
+    labels = labels.astype("int64")
+    if num_classes is None:
+        num_classes = int(labels.max()) + 1 if labels.size else 0
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        bad = labels.min() if labels.min() < 0 else labels.max()
+        raise ValueError(f"to_categorical: labels must be in [0, {num_classes}); got label {bad}.")
+    out = np.zeros((*labels.shape, num_classes), dtype=backend.floatx())
+    np.put_along_axis(out, labels[..., None], 1, axis=-1)
+    return out
+
+
+def normalize(x, axis=-1, order=2):
+    """Scale ``x`` to unit ``order``-norm along ``axis`` (zero vectors stay zero)."""
+    x = np.asarray(x)
+    x = x.astype(backend.floatx()) if x.dtype.kind != "f" else x
+    norm = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
+    return x / np.where(norm == 0, 1, norm)
