@@ -195,7 +195,8 @@ class Activation:
         raise NotImplementedError
 
     def get_config(self):
-        return self.name
+        """Constructor arguments (empty for parameter-free activations)."""
+        return {key: value for key, value in vars(self).items() if not key.startswith("_")}
 
     def __repr__(self):
         return f"<activation {self.name}>"
@@ -337,20 +338,32 @@ _ALIASES = {"swish": "silu", None: "linear"}
 
 
 def get(identifier):
-    """Return an :class:`Activation` for a name, an Activation, None (linear) or a function above.
+    """Return an :class:`Activation` for a name, an Activation, None (linear), a function above or
+    a dict from :func:`serialize`.
 
     Raises ValueError naming the bad identifier and listing the valid names.
     """
     if isinstance(identifier, Activation):
         return identifier
+    if isinstance(identifier, dict):
+        cls = lookup("activation", identifier.get("class_name"), _CLASSES)
+        return cls(**identifier.get("config", {}))
     if callable(identifier) and getattr(identifier, "__module__", None) == __name__:
         identifier = identifier.__name__
     if identifier is None or isinstance(identifier, str):
         name = _ALIASES.get(identifier, identifier)
         return lookup("activation", name, {**_CLASSES, "swish": SiLU})()
+    if isinstance(identifier, dict):
+        cls = lookup("activation", identifier["class_name"], _CLASSES)
+        return cls(**identifier.get("config", {}))
     raise ValueError(f"Unknown activation {identifier!r}. Valid names: {sorted(_CLASSES)}.")
 
 
 def serialize(activation):
-    """The name that :func:`get` turns back into ``activation``."""
-    return activation.name
+    """What :func:`get` turns back into ``activation``: its name, or ``{"class_name": name,
+    "config": {...}}`` when its parameters (gelu's ``approximate``, elu's ``alpha`` ...) differ
+    from the defaults."""
+    cls, params = _CLASSES.get(activation.name), vars(activation)
+    if type(activation) is not cls or params == vars(cls()):
+        return activation.name
+    return {"class_name": activation.name, "config": dict(params)}

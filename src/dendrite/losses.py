@@ -303,9 +303,9 @@ class SparseCategoricalCrossentropy(Loss):
         if labels.size:
             low, high = labels.min(), labels.max()
             if low < 0 or high >= num_classes:
-                bad = low if low < 0 else high
+                bad = int(low if low < 0 else high)
                 raise ValueError(f"{type(self).__name__}: labels must be in [0, {num_classes}); "
-                                 f"got label {bad!r}.")
+                                 f"got label {bad}.")
         return labels.astype("int64", copy=False), y_pred
 
     def _picked(self, labels, values):

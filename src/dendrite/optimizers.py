@@ -109,6 +109,10 @@ class Optimizer:
         if self._flat is None or not self._flat.owns(variables):
             self.build(FlatParameters(variables))
         for grad, variable in pairs:
+            grad = get_array_module(variable.value).asarray(grad)
+            if grad.shape != variable.shape:
+                raise ValueError(f"{type(self).__name__}: gradient for {variable.name!r} has shape "
+                                 f"{tuple(grad.shape)}; expected {tuple(variable.shape)}.")
             variable.grad[...] = grad
         self.step(self._flat)
 

@@ -94,6 +94,7 @@ class Layer:
         if len(weights) != len(self._variables):
             raise ValueError(f"{describe(self)}: expected {len(self._variables)} weight arrays; "
                              f"got {len(weights)}.")
+        check_weight_shapes(self, self._variables, weights)
         for variable, value in zip(self._variables, weights):
             variable.assign(value)
 
@@ -147,7 +148,7 @@ class Layer:
         if len(input_shape) != len(declared) + 1 or any(
             d is not None and s is not None and s != d for s, d in zip(input_shape[1:], declared)
         ):
-            raise shape_error(self, ("batch", *declared), tuple(input_shape))
+            raise shape_error(self, _format_shape(("batch", *declared)), tuple(input_shape))
 
     # -------------------------------------------------------------- the contract
 
@@ -207,6 +208,15 @@ class Layer:
 
     def __repr__(self):
         return f"<{describe(self)}>"
+
+
+def check_weight_shapes(layer, variables, values):
+    """Raise before anything is assigned if a value's shape differs from its variable's."""
+    for variable, value in zip(variables, values):
+        shape = tuple(getattr(value, "shape", ()))
+        if shape != tuple(variable.shape):
+            raise ValueError(f"{describe(layer)}: weight {variable.name!r} must have shape "
+                             f"{tuple(variable.shape)}; got {shape}. No weight was changed.")
 
 
 def _declared_input_shape(input_shape, input_dim, batch_input_shape):
