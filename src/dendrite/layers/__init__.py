@@ -6,3 +6,20 @@ from dendrite.layers.core import (ELU, Activation, Dense, Dropout, Flatten, Gaus
 
 __all__ = ["ELU", "Activation", "Dense", "Dropout", "Flatten", "GaussianDropout", "Input",
            "InputLayer", "Layer", "LeakyReLU", "ReLU", "Reshape", "Softmax"]
+
+from dendrite.layers.conv import Conv1D, Conv2D
+from dendrite.layers.dropout_spatial import SpatialDropout2D
+from dendrite.layers.normalization import BatchNormalization
+from dendrite.layers.pooling import (
+    AveragePooling2D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
+    MaxPooling2D,
+    SumPooling2D,
+    UpSampling2D,
+    ZeroPadding2D,
+)
+
+__all__ += ["AveragePooling2D", "BatchNormalization", "Conv1D", "Conv2D", "GlobalAveragePooling2D",
+            "GlobalMaxPooling2D", "MaxPooling2D", "SpatialDropout2D", "SumPooling2D",
+            "UpSampling2D", "ZeroPadding2D"]

@@ -1,0 +1,180 @@
+"""Normalization layers: BatchNormalization."""
+
+from dendrite import initializers, regularizers
+from dendrite.backend import get_array_module
+from dendrite.errors import arg_error, describe, fraction, shape_error
+from dendrite.layers.base import Layer
+
+
+class BatchNormalization(Layer):
+    """Batch normalization (Ioffe & Szegedy, 2015) with Keras's conventions.
+
+        y = gamma * (x - mean) / sqrt(var + epsilon) + beta
+
+    per feature along ``axis``. In training (``forward(x, training=True)``) mean and var are the
+    batch's, over every axis but ``axis``, with the biased variance (divided by m, the number of
+    values per feature), and the moving statistics are updated as
+
+        moving_mean = momentum * moving_mean + (1 - momentum) * mean
+        moving_variance = momentum * moving_variance + (1 - momentum) * var
+
+    At inference the moving statistics replace the batch's. A layer with ``trainable=False`` always
+    runs in inference mode (Keras's rule for fine-tuning).
+
+    PyTorch differs in two conventions: its ``momentum`` is the weight of the *new* statistic
+    (torch momentum = 1 - Keras momentum; default 0.1 there, 0.99 here), and its running variance
+    is updated with the unbiased variance var * m / (m - 1), while both normalize the batch with the
+    biased one. PyTorch's default epsilon is 1e-5.
+
+    Backward in training mode is exact, including the dependence of mean and var on x:
+
+        dX = gamma / sqrt(var + epsilon) * (dY - mean(dY) - x_hat * mean(dY * x_hat))
+
+    with x_hat = (x - mean) / sqrt(var + epsilon) and the means over the reduced axes.
+
+    Args:
+        axis: int, the feature axis (not the batch axis). Default -1 (channels last); use 1
+            after channels-first convolutions.
+        momentum: float in [0, 1], weight of the old moving statistics. Default 0.99.
+        epsilon: positive float added to the variance. Default 1e-3.
+        center: learn the offset beta. Default True.
+        scale: learn the factor gamma. Default True.
+        beta_initializer: default "zeros". gamma_initializer: default "ones".
+        moving_mean_initializer: default "zeros". moving_variance_initializer: default "ones".
+        beta_regularizer, gamma_regularizer: name or Regularizer, or None (default).
+        **kwargs: the base :class:`~dendrite.layers.base.Layer` arguments.
+
+    Input shape:  any, e.g. (batch, features) after Dense or (batch, height, width, channels)
+        after Conv2D.
+    Output shape: same as input.
+
+    Attributes:
+        gamma, beta: trainable Variables (features,), or None without scale / center.
+        moving_mean, moving_variance: non-trainable Variables (features,).
+
+    Example:
+        >>> BatchNormalization().compute_output_shape((None, 26, 26, 32))
+        (None, 26, 26, 32)
+    """
+
+    cache_attributes = ("_x_hat", "_inv_std", "_batch_statistics")
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 beta_regularizer=None, gamma_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise arg_error(self, "axis", "an integer", axis)
+        self.axis = axis
+        self.momentum = fraction(self, "momentum", momentum, closed_right=True)
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or epsilon <= 0:
+            raise arg_error(self, "epsilon", "a positive float", epsilon)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+
+    def _feature_axis(self, input_shape):
+        ndim = len(input_shape)
+        if not -ndim <= self.axis < ndim or self.axis % ndim == 0:
+            raise ValueError(f"{describe(self)}: axis must index a non-batch axis of the input "
+                             f"shape {tuple(input_shape)}; got axis={self.axis}.")
+        return self.axis % ndim
+
+    def build(self, input_shape):
+        axis = self._feature_axis(input_shape)
+        features = input_shape[axis]
+        if features is None:
+            raise shape_error(self, f"an input with a known size along axis {self.axis}",
+                              tuple(input_shape))
+        self._ndim, self._axis = len(input_shape), axis
+        self._reduce_axes = tuple(a for a in range(self._ndim) if a != axis)
+        self._broadcast_shape = tuple(features if a == axis else 1 for a in range(self._ndim))
+        shape = (features,)
+        self.gamma = (self.add_weight("gamma", shape, self.gamma_initializer,
+                                      self.gamma_regularizer) if self.scale else None)
+        self.beta = (self.add_weight("beta", shape, self.beta_initializer,
+                                     self.beta_regularizer) if self.center else None)
+        self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer,
+                                           trainable=False)
+        self.moving_variance = self.add_weight("moving_variance", shape,
+                                               self.moving_variance_initializer, trainable=False)
+
+    def _check(self, shape):
+        features = self.moving_mean.shape[0]
+        if len(shape) != self._ndim or shape[self._axis] != features:
+            expected = ["batch", *["..."] * (self._ndim - 1)]
+            expected[self._axis] = features
+            raise shape_error(self, "(" + ", ".join(str(d) for d in expected) + ")", tuple(shape))
+
+    def forward(self, x, training=False):
+        self._check(x.shape)
+        xp = get_array_module(x)
+        shape = self._broadcast_shape
+        self._batch_statistics = training and self.trainable
+        if self._batch_statistics:
+            mean = x.mean(axis=self._reduce_axes, keepdims=True)
+            x_hat = x - mean
+            var = (x_hat * x_hat).mean(axis=self._reduce_axes, keepdims=True)  # biased
+            self._update_moving(self.moving_mean.value, mean.reshape(-1))
+            self._update_moving(self.moving_variance.value, var.reshape(-1))
+        else:
+            mean = self.moving_mean.value.reshape(shape)
+            var = self.moving_variance.value.reshape(shape)
+            x_hat = x - mean
+        inv_std = 1 / xp.sqrt(var + self.epsilon)
+        x_hat *= inv_std
+        self._x_hat, self._inv_std = x_hat, inv_std
+        y = x_hat * self.gamma.value.reshape(shape) if self.scale else x_hat.copy()
+        if self.center:
+            y += self.beta.value.reshape(shape)
+        return y
+
+    def _update_moving(self, moving, statistic):
+        # moving = momentum * moving + (1 - momentum) * statistic, in place
+        moving *= self.momentum
+        moving += (1 - self.momentum) * statistic
+
+    def backward(self, dy):
+        x_hat, axes = self._x_hat, self._reduce_axes
+        sum_dy = dy.sum(axis=axes)                 # dbeta
+        sum_dy_x_hat = (dy * x_hat).sum(axis=axes)  # dgamma
+        if self.center and self.beta.trainable:
+            self.beta.grad += sum_dy
+        if self.scale and self.gamma.trainable:
+            self.gamma.grad += sum_dy_x_hat
+        if not self.input_grad_required:
+            return None
+        shape = self._broadcast_shape
+        factor = self._inv_std
+        if self.scale:
+            factor = factor * self.gamma.value.reshape(shape)
+        if not self._batch_statistics:
+            return dy * factor  # dX = dY * gamma / sqrt(moving_variance + epsilon)
+        m = x_hat.size // x_hat.shape[self._axis]  # values per feature
+        # dX = gamma / sqrt(var + eps) * (dY - mean(dY) - x_hat * mean(dY * x_hat))
+        dx = dy - (sum_dy / m).reshape(shape)
+        dx -= x_hat * (sum_dy_x_hat / m).reshape(shape)
+        dx *= factor
+        return dx
+
+    def compute_output_shape(self, input_shape):
+        self._feature_axis(input_shape)
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+                "moving_variance_initializer":
+                    initializers.serialize(self.moving_variance_initializer),
+                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
