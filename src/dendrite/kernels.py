@@ -46,7 +46,8 @@ def linear_backward(dz, x, w, dw=None, db=None, need_dx=True):
         dw = grad_w
     else:
         dw += grad_w
-    grad_b = dz2.sum(axis=0)
+    # db = 1^T dz: a matrix-vector product, several times faster than dz.sum(axis=0)
+    grad_b = get_array_module(dz2).ones(dz2.shape[0], dtype=dz2.dtype) @ dz2
     if db is None:
         db = grad_b
     else:
