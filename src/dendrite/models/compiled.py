@@ -46,6 +46,9 @@ class CompiledLoss:
         else:
             metric_lists = [m or [] for m in _per_output(metrics, output_names, "metrics")]
             metric_lists = [m if isinstance(m, (list, tuple)) else [m] for m in metric_lists]
+        for identifier in (i for group in metric_lists for i in group):
+            if isinstance(identifier, str) and identifier not in ("accuracy", "acc"):
+                metrics_module.get(identifier)  # an unknown name fails at compile, not in fit
         self.metric_identifiers = metric_lists
         self.metrics = None  # resolved on the first batch, when the shapes are known
         self.fused_layers = []

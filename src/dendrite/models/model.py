@@ -7,7 +7,7 @@ from dendrite import optimizers as optimizers_module
 from dendrite.callbacks import CallbackList, History, ProgbarLogger
 from dendrite.errors import arg_error, describe, shape_error
 from dendrite.graph import Graph
-from dendrite.layers.base import unique_name
+from dendrite.layers.base import check_weight_shapes, unique_name
 from dendrite.models.compiled import CompiledLoss
 from dendrite.models.data import Batches, as_list, check_lengths, target_dtype
 from dendrite.variables import FlatParameters
@@ -99,6 +99,11 @@ class Model:
         if len(weights) != len(variables):
             raise ValueError(f"{describe(self)}: expected {len(variables)} weight arrays; got "
                              f"{len(weights)}.")
+        start = 0
+        for layer in self.layers:
+            count = len(layer.weights)
+            check_weight_shapes(layer, layer.weights, weights[start:start + count])
+            start += count
         for variable, value in zip(variables, weights):
             variable.assign(value)
 
@@ -127,7 +132,8 @@ class Model:
                          f"{params:,}"))
         lines = [f'Model: "{self.name}"', rule]
         for i, (name, shape, params) in enumerate(rows):
-            lines.append(f"{name:<{widths[0]}}{shape:<{widths[1]}}{params:>{line_length - sum(widths)}}")
+            lines.append(f"{name:<{widths[0] - 1}} {shape:<{widths[1] - 1}} "
+                         f"{params:>{line_length - sum(widths)}}")
             lines.append("═" * line_length if i == 0 else rule)
         trainable = sum(v.size for v in self.trainable_weights)
         total = self.count_params()
