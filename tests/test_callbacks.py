@@ -101,6 +101,11 @@ def test_fit_hook_order():
             ("on_train_batch_end", 1),
             ("on_train_batch_begin", 2),
             ("on_train_batch_end", 2),
+            # validation runs the test hooks before the epoch ends, as in Keras 3
+            ("on_test_begin", None),
+            ("on_test_batch_begin", 0),
+            ("on_test_batch_end", 0),
+            ("on_test_end", None),
             ("on_epoch_end", e),
         ]
 

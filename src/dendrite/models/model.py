@@ -315,7 +315,10 @@ class Model:
                 callback_list.on_train_batch_end(step, self.compiled.results())
             logs = self.compiled.results()
             if validation_data is not None:
-                val_logs = self._evaluate_arrays(*validation_data, batch_size)
+                callback_list.on_test_begin()
+                val_logs = self._evaluate_arrays(*validation_data, batch_size,
+                                                 callback_list=callback_list)
+                callback_list.on_test_end(val_logs)
                 logs.update({f"val_{key}": value for key, value in val_logs.items()})
             callback_list.on_epoch_end(epoch, logs)
             if self.stop_training:
