@@ -4,7 +4,7 @@ Also the helpers the other image layers (pooling, spatial dropout) share: argume
 channels-first/last conversion and the input-shape check.
 """
 
-from dendrite import activations, config, initializers, regularizers
+from dendrite import config
 from dendrite.conv_kernels import (
     PADDINGS,
     conv2d_backward,
@@ -13,7 +13,7 @@ from dendrite.conv_kernels import (
     padding_amounts,
 )
 from dendrite.errors import arg_error, positive_int, shape_error
-from dendrite.layers.base import Layer
+from dendrite.layers.core import KernelLayer
 
 DATA_FORMATS = ("channels_last", "channels_first")
 
@@ -97,7 +97,7 @@ def check_image_shape(owner, shape, rank, data_format, channels=None):
 # ---------------------------------------------------------------------------- convolution
 
 
-class _Conv(Layer):
+class _Conv(KernelLayer):
     """Shared code of Conv1D and Conv2D; ``rank`` spatial axes, computed by the 2-D kernels."""
 
     rank = 2
@@ -108,19 +108,14 @@ class _Conv(Layer):
                  dilation_rate=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer, **kwargs)
         self.filters = positive_int(self, "filters", filters)
         self.kernel_size = normalize_tuple(self, "kernel_size", kernel_size, self.rank)
         self.strides = normalize_tuple(self, "strides", strides, self.rank)
         self.padding = normalize_choice(self, "padding", padding, self.paddings)
         self.data_format = normalize_data_format(self, data_format)
         self.dilation_rate = normalize_tuple(self, "dilation_rate", dilation_rate, self.rank)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
 
     # ------------------------------------------------------------ geometry
 
@@ -165,10 +160,7 @@ class _Conv(Layer):
                                                        "channels (known)", self.data_format),
                               tuple(input_shape))
         self._check_shape(input_shape)
-        self.kernel = self.add_weight("kernel", (*self.kernel_size, channels, self.filters),
-                                      self.kernel_initializer, self.kernel_regularizer)
-        self.bias = (self.add_weight("bias", (self.filters,), self.bias_initializer,
-                                     self.bias_regularizer) if self.use_bias else None)
+        self.add_kernel_and_bias((*self.kernel_size, channels, self.filters), self.filters)
 
     def forward(self, x, training=False):
         pads, _ = self._check_shape(x.shape)
@@ -176,29 +168,24 @@ class _Conv(Layer):
         if self.rank == 1:
             x = x[:, None]
         kernel = self.kernel.value if self.rank == 2 else self.kernel.value[None]
-        z, self._cols = conv2d_forward(x, kernel, None if self.bias is None else self.bias.value,
-                                       self._as_2d(self.strides, 1), self._as_2d(pads, (0, 0)),
+        z, self._cols = conv2d_forward(x, kernel, self.bias_value, self._as_2d(self.strides, 1),
+                                       self._as_2d(pads, (0, 0)),
                                        self._as_2d(self.dilation_rate, 1))
         self._x_shape, self._pads = x.shape, pads
-        if self.activation.needs == "y":
-            self._z = None
-            self._y = self.activation.forward(z, out=z)  # in place: z is not needed again
-        else:
-            self._z, self._y = z, self.activation.forward(z)
-        return self._output_layout(self._y)
+        return self._output_layout(self.activate(z))
 
     def backward(self, dy):
         dy = to_channels_last(dy, self.data_format)
         if self.rank == 1:
             dy = dy[:, None]
-        dz = self.activation_backward(self.activation, dy, self._z, self._y)
+        dz = self.pre_activation_gradient(dy)
         rank2 = self.rank == 2
         dx = conv2d_backward(
             dz, self._cols, self.kernel.value if rank2 else self.kernel.value[None],
             self._x_shape, self._as_2d(self.strides, 1), self._as_2d(self._pads, (0, 0)),
             self._as_2d(self.dilation_rate, 1),
             dw=self.kernel.grad if rank2 else self.kernel.grad[None],
-            db=None if self.bias is None else self.bias.grad,
+            db=self.bias_grad,
             need_dx=self.input_grad_required,
         )
         return None if dx is None else self._output_layout(dx)
@@ -206,10 +193,6 @@ class _Conv(Layer):
     def _output_layout(self, y):
         """A (N, h, w, c) array from the 2-D kernels as this layer's layout."""
         return from_channels_last(y if self.rank == 2 else y[:, 0], self.data_format)
-
-    @property
-    def output_activation(self):
-        return self.activation
 
     def compute_output_shape(self, input_shape):
         _, out = self._check_shape(input_shape)
@@ -221,12 +204,7 @@ class _Conv(Layer):
         return {**super().get_config(), "filters": self.filters,
                 "kernel_size": list(self.kernel_size), "strides": list(self.strides),
                 "padding": self.padding, "data_format": self.data_format,
-                "dilation_rate": list(self.dilation_rate),
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+                "dilation_rate": list(self.dilation_rate)}
 
 
 class Conv2D(_Conv):

@@ -4,21 +4,91 @@ import math
 
 from dendrite import activations, backend, initializers, regularizers
 from dendrite.errors import arg_error, fraction, positive_int, shape_error
-from dendrite.kernels import (dropout_mask, gaussian_noise, linear_backward, linear_forward,
-                              to_device_like)
+from dendrite.kernels import (
+    dropout_mask,
+    gaussian_noise,
+    linear_backward,
+    linear_forward,
+    to_device_like,
+)
 from dendrite.layers.base import Layer
 
 
-class Dense(Layer):
-    """Fully connected layer: y = activation(x @ kernel + bias).
+class KernelLayer(Layer):
+    """Base of layers computing y = activation(f(x, kernel) + bias): Dense and the convolutions.
+
+    Holds the arguments they share and their handling: the activation (applied in place when its
+    backward only needs the output), the kernel and bias variables, and their config.
 
     Args:
-        units: positive int, size of the output's last axis.
         activation: name or Activation; None means identity. Default None.
         use_bias: add a learned bias vector. Default True.
         kernel_initializer: name or Initializer. Default "glorot_uniform".
         bias_initializer: name or Initializer. Default "zeros".
         kernel_regularizer, bias_regularizer: name or Regularizer, or None (default).
+        **kwargs: the base :class:`~dendrite.layers.base.Layer` arguments.
+    """
+
+    def __init__(self, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+    def add_kernel_and_bias(self, kernel_shape, units):
+        """Create ``self.kernel`` of ``kernel_shape`` and ``self.bias`` of (units,) or None."""
+        self.kernel = self.add_weight("kernel", kernel_shape, self.kernel_initializer,
+                                      self.kernel_regularizer)
+        self.bias = (self.add_weight("bias", (units,), self.bias_initializer,
+                                     self.bias_regularizer) if self.use_bias else None)
+
+    @property
+    def bias_value(self):
+        return None if self.bias is None else self.bias.value
+
+    @property
+    def bias_grad(self):
+        return None if self.bias is None else self.bias.grad
+
+    def activate(self, z):
+        """y = activation(z), keeping what the activation's backward needs (z is consumed)."""
+        if self.activation.needs == "y":
+            self._z = None
+            self._y = self.activation.forward(z, out=z)  # in place: z is not needed again
+        else:
+            self._z, self._y = z, self.activation.forward(z)
+        return self._y
+
+    def pre_activation_gradient(self, dy):
+        """dL/dz from dL/dy for the last :meth:`activate` call."""
+        return self.activation_backward(self.activation, dy, self._z, self._y)
+
+    @property
+    def output_activation(self):
+        return self.activation
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+
+
+class Dense(KernelLayer):
+    """Fully connected layer: y = activation(x @ kernel + bias).
+
+    Args:
+        units: positive int, size of the output's last axis.
+        activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+        bias_regularizer: see :class:`KernelLayer` (defaults None, True, "glorot_uniform",
+            "zeros", None, None).
         **kwargs: the base :class:`~dendrite.layers.base.Layer` arguments.
 
     Input shape:  (batch, ..., in_features)
@@ -36,57 +106,33 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer, **kwargs)
         self.units = positive_int(self, "units", units)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise shape_error(self, "(batch, in_features) with a known in_features",
                               tuple(input_shape))
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units),
-                                      self.kernel_initializer, self.kernel_regularizer)
-        self.bias = (self.add_weight("bias", (self.units,), self.bias_initializer,
-                                     self.bias_regularizer) if self.use_bias else None)
+        self.add_kernel_and_bias((input_shape[-1], self.units), self.units)
 
     def forward(self, x, training=False):
         in_features = self.kernel.shape[0]
         self.check_input(x, last_axis=in_features, expected=("batch", in_features))
-        z = linear_forward(x, self.kernel.value, None if self.bias is None else self.bias.value)
         self._x = x
-        if self.activation.needs == "y":
-            self._z = None
-            self._y = self.activation.forward(z, out=z)  # in place: z is not needed again
-        else:
-            self._z, self._y = z, self.activation.forward(z)
-        return self._y
+        return self.activate(linear_forward(x, self.kernel.value, self.bias_value))
 
     def backward(self, dy):
-        dz = self.activation_backward(self.activation, dy, self._z, self._y)
+        dz = self.pre_activation_gradient(dy)
         dx, _, _ = linear_backward(dz, self._x, self.kernel.value, self.kernel.grad,
-                                   None if self.bias is None else self.bias.grad,
-                                   need_dx=self.input_grad_required)
+                                   self.bias_grad, need_dx=self.input_grad_required)
         return dx
-
-    @property
-    def output_activation(self):
-        return self.activation
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units,
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+        return {**super().get_config(), "units": self.units}
 
 
 class Activation(Layer):
