@@ -11,6 +11,18 @@ from dendrite.models import Model, Sequential
 
 __version__ = "0.1.0"
 
+_LAZY_SUBMODULES = ("plotting", "tutorial")
+
+
+def __getattr__(name):
+    """``dendrite.plotting`` and ``dendrite.tutorial`` load on first use (matplotlib stays
+    unimported until a plot is asked for)."""
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"dendrite.{name}")
+    raise AttributeError(f"module 'dendrite' has no attribute {name!r}")
+
 __all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks", "config",
            "datasets", "initializers", "layers", "losses", "metrics", "models", "optimizers",
-           "regularizers", "testing", "utils"]
+           "plotting", "regularizers", "testing", "tutorial", "utils"]
