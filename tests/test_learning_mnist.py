@@ -32,7 +32,7 @@ def _train_and_test(mnist_flat, hidden, epochs, batch_size, seed, dropout=0.0, f
     learning_rate = 1e-3
     if final_lr is not None:
         steps = math.ceil(len(x) / batch_size) * epochs
-        learning_rate = lambda step: 1e-3 * (final_lr / 1e-3) ** (step / steps)
+        learning_rate = optimizers.schedules.ExponentialDecay(1e-3, steps, final_lr / 1e-3)
     model.compile(
         optimizer=optimizers.Adam(learning_rate=learning_rate),
         loss="sparse_categorical_crossentropy",

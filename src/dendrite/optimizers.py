@@ -17,6 +17,7 @@ Where PyTorch's defaults or formulas differ, the class docstring says so.
 
 import math
 
+from dendrite import schedules
 from dendrite.backend import get_array_module
 from dendrite.errors import arg_error, check_unknown_kwargs, lookup
 from dendrite.variables import FlatParameters
@@ -29,6 +30,8 @@ class Optimizer:
                  global_clipnorm=None, name=None, **kwargs):
         check_unknown_kwargs(type(self).__name__, kwargs)
         self.name = name or type(self).__name__.lower()
+        if isinstance(learning_rate, dict):
+            learning_rate = schedules.get(learning_rate)
         if not callable(learning_rate):
             learning_rate = self._positive("learning_rate", learning_rate)
         self._learning_rate = learning_rate
@@ -136,7 +139,11 @@ class Optimizer:
 
     def get_config(self):
         lr = self._learning_rate
-        return {"name": self.name, "learning_rate": None if callable(lr) else lr,
+        if isinstance(lr, schedules.LearningRateSchedule):
+            lr = schedules.serialize(lr)
+        elif callable(lr):
+            lr = None  # a plain function cannot be written to a config
+        return {"name": self.name, "learning_rate": lr,
                 "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
                 "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
 
