@@ -663,3 +663,22 @@ def test_shared_layer_trains_and_counts_params_once():
     model.compile(optimizer=optimizers.SGD(learning_rate=0.5), loss=loss)
     history = model.fit(x, y, epochs=10, batch_size=32, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_built_layer_rejects_a_symbolic_input_of_another_width():
+    shared = layers.Dense(4, name="shared")
+    shared(dd.Input(shape=(8,)))
+    with pytest.raises(ValueError, match=r"Dense\(name='shared'\): expected input of shape "
+                                         r"\(batch, 8\); got \(None, 6\)"):
+        shared(dd.Input(shape=(6,)))
+
+
+def test_summary_counts_a_shared_layer_once():
+    inputs = [dd.Input(shape=(3,)), dd.Input(shape=(3,))]
+    shared = layers.Dense(2, name="twice")
+    model = dd.Model(inputs, [shared(inputs[0]), shared(inputs[1])])
+    lines = []
+    model.summary(print_fn=lines.append)
+    rows = [line for line in lines[0].splitlines() if line.startswith("twice")]
+    assert [row.split()[-1] for row in rows] == ["8", "0"]
+    assert "Total params: 8" in lines[0]

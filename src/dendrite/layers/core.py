@@ -129,6 +129,8 @@ class Dense(KernelLayer):
         return dx
 
     def compute_output_shape(self, input_shape):
+        if self.built and input_shape[-1] not in (None, self.kernel.shape[0]):
+            raise shape_error(self, f"(batch, {self.kernel.shape[0]})", tuple(input_shape))
         return (*input_shape[:-1], self.units)
 
     def get_config(self):

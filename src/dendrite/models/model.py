@@ -124,10 +124,13 @@ class Model:
         rows = [("Layer (type)", "Output Shape", "Param #")]
         nodes = [t.node for t in self.inputs] if not self._hide_input_layer else []
         nodes += self._graph.nodes
+        counted = set()
         for node in nodes:
             shapes = [t.shape for t in node.outputs]
             shape = shapes[0] if len(shapes) == 1 else shapes
-            params = sum(v.size for v in node.layer.weights)
+            # a shared layer's parameters are counted at its first call only
+            params = 0 if id(node.layer) in counted else sum(v.size for v in node.layer.weights)
+            counted.add(id(node.layer))
             rows.append((f"{node.layer.name} ({type(node.layer).__name__})", str(shape),
                          f"{params:,}"))
         lines = [f'Model: "{self.name}"', rule]
