@@ -12,6 +12,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from dendrite.datasets import fashion_mnist
+
 TRAIN_DESCRIPTION = """\
 `dendrite train` with no other argument trains a 784-256-128-10 ReLU/softmax network on the
 bundled MNIST with Adam (learning rate 0.001 with cosine decay, batch 128, 10 epochs, seed 0),
@@ -29,55 +31,31 @@ MODELS = ("logistic", "mlp", "cnn")
 LR_SCHEDULES = ("cosine", "constant")
 CLASS_NAMES = {
     "mnist": [str(digit) for digit in range(10)],
-    "fashion_mnist": [
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    ],
+    "fashion_mnist": list(fashion_mnist.CLASS_NAMES),
 }
 
 
 # ---------------------------------------------------------------------------- argument types
 
 
-def positive_int(text):
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
-    return value
+def _number_type(convert, accept, description):
+    """An argparse type converting with ``convert`` and accepting values where ``accept`` holds."""
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {description}; got {text!r}")
+        return value
+
+    return parse
 
 
-def non_negative_int(text):
-    """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {text!r}")
-    return value
-
-
-def positive_float(text):
-    """argparse type: a finite float > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}")
-    return value
+positive_int = _number_type(int, lambda value: value >= 1, "a positive integer")
+non_negative_int = _number_type(int, lambda value: value >= 0, "a non-negative integer")
+positive_float = _number_type(float, lambda value: 0 < value < float("inf"), "a positive number")
 
 
 def fraction(text):

@@ -26,6 +26,10 @@ from pathlib import Path
 from dendrite.datasets._download import download_verified
 from dendrite.datasets.idx import open_maybe_gzip, read_idx
 
+CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+               "Sneaker", "Bag", "Ankle boot")
+"""The names of labels 0-9."""
+
 BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
 FILES = (
