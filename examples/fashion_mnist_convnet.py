@@ -21,7 +21,6 @@ from mnist_convnet import build_model  # this folder is on sys.path when run as 
 import dendrite as dd
 
 
-
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter

@@ -4,8 +4,22 @@ Every layer writes its forward and backward pass explicitly; the API follows Ker
 runs with ``import dendrite as keras``.
 """
 
-from dendrite import (activations, backend, callbacks, config, datasets, initializers, layers,
-                      losses, metrics, models, optimizers, regularizers, testing, utils)
+from dendrite import (
+    activations,
+    backend,
+    callbacks,
+    config,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    regularizers,
+    testing,
+    utils,
+)
 from dendrite.layers import Input
 from dendrite.models import Model, Sequential
 
