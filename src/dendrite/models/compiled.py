@@ -2,7 +2,6 @@
 
 from dendrite import losses as losses_module
 from dendrite import metrics as metrics_module
-from dendrite.errors import describe
 
 
 def _per_output(value, names, what):
@@ -71,9 +70,6 @@ class CompiledLoss:
                 resolved.append((label, metric))
             self.metrics.append(resolved)
 
-    def metric_names(self):
-        return [label for group in (self.metrics or []) for label, _ in group]
-
     def reset(self):
         self.total_loss = 0.0
         self.output_totals = [0.0] * len(self.losses)
@@ -117,6 +113,3 @@ class CompiledLoss:
             for label, metric in group:
                 logs[label] = metric.result()
         return logs
-
-    def describe_losses(self):
-        return ", ".join(describe(loss) for loss in self.losses)
