@@ -93,12 +93,10 @@ class Loss:
     # -------------------------------------------------------------- helpers
 
     def _reduction_weights(self, values, sample_weight):
-        xp = get_array_module(values)
-        weights = (xp.ones(values.shape, dtype=values.dtype) if sample_weight is None
-                   else _as_weights(sample_weight, values))
-        if self.reduction == "sum_over_batch_size":
-            weights = weights / max(values.size, 1)
-        return weights
+        scale = 1.0 / max(values.size, 1) if self.reduction == "sum_over_batch_size" else 1.0
+        if sample_weight is None:
+            return get_array_module(values).full(values.shape, scale, dtype=values.dtype)
+        return _as_weights(sample_weight, values) * scale
 
 
 def _as_weights(sample_weight, values):
