@@ -218,8 +218,7 @@ def test_conv_skips_dx_when_not_required_but_keeps_weight_gradients():
     layer.backward(dy)
     expected = layer.kernel.grad.copy()
     layer.kernel.grad[...] = 0
-    layer.input_grad_required = False
-    assert layer.backward(dy) is None
+    assert layer.backward(dy, need_dx=False) is None
     np.testing.assert_allclose(layer.kernel.grad, expected, rtol=1e-12)
 
 

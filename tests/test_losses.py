@@ -204,15 +204,15 @@ FUSED = [
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum"])
 @pytest.mark.parametrize("case", FUSED, ids=[c[0] for c in FUSED])
-def test_backward_logits_is_gradient_through_the_activation(case, reduction, weighted):
+def test_logit_gradient_is_gradient_through_the_activation(case, reduction, weighted):
     _, loss_class, activation_class, kind, options = case
     y, z = _data(kind, seed=6)
     z = 1.5 * np.random.default_rng(7).standard_normal(z.shape)  # logits, probabilities interior
     weights = np.random.default_rng(8).uniform(0.2, 2.0, BATCH) if weighted else None
     loss, activation = loss_class(reduction=reduction, **options), activation_class()
     assert loss.fuses_with(activation)
-    loss.forward(y, activation.forward(z), weights)
-    analytic = loss.backward_logits()
+    _, cache = loss.compute(y, activation.forward(z), weights)
+    analytic = loss.logit_gradient(cache)
     numeric = _numeric_gradient(lambda: loss.forward(y, activation.forward(z), weights), z)
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
 

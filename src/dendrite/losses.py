@@ -1,8 +1,10 @@
 """Losses with Keras's names, formulas and reductions.
 
 A loss object is called as ``loss(y_true, y_pred, sample_weight=None)`` and returns a float. For
-training it also keeps a cache: ``forward(y_true, y_pred, sample_weight)`` returns the same value and
-``backward()`` returns d(loss)/d(y_pred). Each loss reduces its per-sample values (the mean over the
+training, ``compute(y_true, y_pred, sample_weight)`` returns the same value and a cache, and
+``gradient(cache)`` returns d(loss)/d(y_pred): the loss object itself keeps no state, so one object
+can serve several outputs of a model. ``forward``/``backward()`` are the same pair keeping the last
+cache on the object, for using a loss on its own. Each loss reduces its per-sample values (the mean over the
 last axis for element-wise losses) with ``reduction``, documented once here:
 
 * ``"sum_over_batch_size"`` (default): sum(w * values) / number of values,
@@ -13,7 +15,7 @@ Cross-entropies on probabilities (``from_logits=False``) clip predictions to [ep
 :func:`dendrite.config.epsilon`) so log never sees 0, and the categorical ones first renormalize
 over the class axis, exactly as Keras does. When the model's output layer ends in the matching
 activation (softmax for the categorical ones, sigmoid for binary), ``fuses_with`` is true and the
-model asks for ``backward_logits()``: the exact gradient (p - y) / n with respect to the
+model asks for ``logit_gradient(cache)``: the exact gradient (p - y) / n with respect to the
 pre-activation, which never divides by p.
 """
 
@@ -45,29 +47,37 @@ class Loss:
         weights = self._reduction_weights(values, sample_weight)
         return float((values * weights).sum())
 
-    def forward(self, y_true, y_pred, sample_weight=None):
-        """The reduced loss (float), keeping what :meth:`backward` needs."""
+    def compute(self, y_true, y_pred, sample_weight=None):
+        """The reduced loss (float) and the cache :meth:`gradient` needs."""
         if self.reduction in ("none", None):
             raise ValueError(f"{type(self).__name__}: training needs a scalar reduction; got "
                              f"reduction={self.reduction!r}")
         y_true, y_pred = self.prepare(y_true, y_pred)
         values = self.values(y_true, y_pred)
         weights = self._reduction_weights(values, sample_weight)
-        self._cache = (y_true, y_pred, weights)
-        return float((values * weights).sum())
+        return float((values * weights).sum()), (y_true, y_pred, weights)
 
-    def backward(self):
-        """d(loss)/d(y_pred) for the last :meth:`forward`, shaped like y_pred."""
-        y_true, y_pred, weights = self._cache
+    def gradient(self, cache):
+        """d(loss)/d(y_pred) for the :meth:`compute` call that returned ``cache``."""
+        y_true, y_pred, weights = cache
         return self.values_gradient(y_true, y_pred) * weights[..., None]
 
     def fuses_with(self, activation):
-        """Whether :meth:`backward_logits` can replace ``activation``'s backward."""
+        """Whether :meth:`logit_gradient` can replace ``activation``'s backward."""
         return False
 
-    def backward_logits(self):
+    def logit_gradient(self, cache):
         """d(loss)/d(z) where y_pred = activation(z), for an activation that ``fuses_with``."""
         raise NotImplementedError
+
+    def forward(self, y_true, y_pred, sample_weight=None):
+        """:meth:`compute`, keeping the cache on the object for :meth:`backward`."""
+        value, self._cache = self.compute(y_true, y_pred, sample_weight)
+        return value
+
+    def backward(self):
+        """d(loss)/d(y_pred) for the last :meth:`forward`, shaped like y_pred."""
+        return self.gradient(self._cache)
 
     def prepare(self, y_true, y_pred):
         """Convert and check y_true against y_pred; never broadcast silently."""
@@ -201,8 +211,8 @@ class BinaryCrossentropy(Loss):
     def fuses_with(self, activation):
         return not self.from_logits and isinstance(activation, activations.Sigmoid)
 
-    def backward_logits(self):
-        y_true, p, weights = self._cache
+    def logit_gradient(self, cache):
+        y_true, p, weights = cache
         return (p - y_true) * (weights[..., None] / p.shape[-1])  # d/dz = (p - y) / n
 
     def get_config(self):
@@ -255,8 +265,8 @@ class CategoricalCrossentropy(Loss):
         return (not self.from_logits and isinstance(activation, activations.Softmax)
                 and activation.axis in (-1,))
 
-    def backward_logits(self):
-        y_true, p, weights = self._cache
+    def logit_gradient(self, cache):
+        y_true, p, weights = cache
         # d/dz = p sum(y) - y, which is p - y for one-hot targets
         return (p * y_true.sum(axis=-1, keepdims=True) - y_true) * weights[..., None]
 
@@ -338,8 +348,8 @@ class SparseCategoricalCrossentropy(Loss):
         return (not self.from_logits and isinstance(activation, activations.Softmax)
                 and activation.axis in (-1,))
 
-    def backward_logits(self):
-        labels, p, weights = self._cache
+    def logit_gradient(self, cache):
+        labels, p, weights = cache
         grad = p.copy()
         _add_at_labels(grad, labels, -1.0)  # d/dz = p - onehot(label)
         grad *= weights[..., None]

@@ -47,6 +47,7 @@ class Optimizer:
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
         self.iterations = 0
         self._flat = None
+        self._kept_state = {}
 
     def _positive(self, key, value, allow_zero=False):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
@@ -70,14 +71,49 @@ class Optimizer:
 
     # -------------------------------------------------------------- state
 
+    # names of the flat state arrays a subclass keeps (``m``, ``v`` ...), each like the values
+    state_names = ()
+
     def build(self, flat):
-        """Allocate the state for the variables of ``flat`` (a FlatParameters)."""
+        """Allocate the state for the variables of ``flat`` (a FlatParameters).
+
+        State belongs to variables: when the flat buffer is rebuilt (layers added, models sharing
+        layers trained in turn), each variable's slice of the old state is kept and copied into the
+        new layout, so a rebuild never resets ``m``/``v`` while ``iterations`` goes on counting.
+        """
+        self._keep_state()
         self._flat = flat
         xp = get_array_module(flat.values)
         self._scratch = xp.empty_like(flat.values)
         self._starts = xp.asarray([start for _, start, _ in flat.slices], dtype="int64")
         self._sizes = xp.asarray([stop - start for _, start, stop in flat.slices], dtype="int64")
         self.build_state(flat.values)
+        for variable, start, stop in flat.slices:
+            variable_state, kept = self._kept_state.pop(id(variable), (None, {}))
+            if variable_state is variable:
+                for name, value in kept.items():
+                    if getattr(self, name, None) is not None:
+                        getattr(self, name)[start:stop] = value
+
+    def _keep_state(self):
+        """Copy every variable's slice of the current flat state aside (before a rebuild)."""
+        if self._flat is None:
+            return
+        for variable, start, stop in self._flat.slices:
+            self._kept_state[id(variable)] = (variable, {
+                name: getattr(self, name)[start:stop].copy() for name in self.state_names
+                if getattr(self, name, None) is not None})
+
+    def variable_state(self, variable):
+        """``{state name: array}`` for one variable, shaped like it (views while it is laid out
+        in the current flat buffer, else the kept copies); empty before the first step."""
+        for candidate, start, stop in (self._flat.slices if self._flat is not None else ()):
+            if candidate is variable:
+                return {name: getattr(self, name)[start:stop].reshape(variable.shape)
+                        for name in self.state_names if getattr(self, name, None) is not None}
+        owner, kept = self._kept_state.get(id(variable), (None, {}))
+        return {name: value.reshape(variable.shape) for name, value in kept.items()} \
+            if owner is variable else {}
 
     def build_state(self, values):
         """Allocate the flat state arrays (shaped like ``values``)."""
@@ -171,6 +207,8 @@ class SGD(Optimizer):
             raise arg_error("SGD", "momentum", "a float in [0, 1)", momentum)
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
+    state_names = ("m",)
+
     def build_state(self, values):
         self.m = self.zeros_like(values) if self.momentum else None
 
@@ -208,6 +246,8 @@ class Adagrad(Optimizer):
         self.initial_accumulator_value = self._positive(
             "initial_accumulator_value", initial_accumulator_value, allow_zero=True)
         self.epsilon = self._positive("epsilon", epsilon)
+
+    state_names = ("accumulator",)
 
     def build_state(self, values):
         self.accumulator = self.zeros_like(values, self.initial_accumulator_value)
@@ -249,6 +289,8 @@ class RMSprop(Optimizer):
             raise arg_error("RMSprop", "momentum", "a float in [0, 1)", momentum)
         self.rho, self.momentum = float(rho), float(momentum)
         self.epsilon, self.centered = self._positive("epsilon", epsilon), bool(centered)
+
+    state_names = ("velocity", "average_gradient", "m")
 
     def build_state(self, values):
         self.velocity = self.zeros_like(values)
@@ -312,6 +354,8 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
         self.epsilon, self.amsgrad = self._positive("epsilon", epsilon), bool(amsgrad)
         self.epsilon_form = epsilon_form
+
+    state_names = ("m", "v", "v_max")
 
     def build_state(self, values):
         self.m = self.zeros_like(values)

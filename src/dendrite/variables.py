@@ -67,6 +67,9 @@ class FlatParameters:
 
     Args:
         variables: trainable :class:`Variable` objects, all of one dtype and array module.
+        frozen: variables that have a gradient but are not trained now (their layer is frozen):
+            their ``grad`` becomes a view into a separate buffer that :meth:`zero_grads` also
+            clears, so the gradients that their layers still add never pile up.
 
     Attributes:
         values: 1-D array of length ``sum(v.size)``; ``v.value`` is a reshaped slice of it.
@@ -74,8 +77,9 @@ class FlatParameters:
         slices: list of ``(variable, start, stop)``.
     """
 
-    def __init__(self, variables):
+    def __init__(self, variables, frozen=()):
         self.variables = list(variables)
+        self.frozen = list(frozen)
         dtypes = {v.dtype for v in self.variables}
         if len(dtypes) > 1:
             names = ", ".join(f"{v.name}:{v.dtype}" for v in self.variables)
@@ -94,19 +98,26 @@ class FlatParameters:
             variable.grad = self.grads[start:stop].reshape(variable.shape)
             self.slices.append((variable, start, stop))
             start = stop
+        self.frozen_grads = xp.zeros(sum(v.size for v in self.frozen), dtype=dtype)
+        start = 0
+        for variable in self.frozen:
+            variable.grad = self.frozen_grads[start:start + variable.size].reshape(variable.shape)
+            start += variable.size
 
-    def owns(self, variables):
-        """True if ``variables`` are exactly this buffer's variables, still bound to it."""
-        variables = list(variables)
-        if len(variables) != len(self.variables):
+    def owns(self, variables, frozen=()):
+        """True if ``variables`` (and ``frozen``) are exactly this buffer's, still bound to it."""
+        variables, frozen = list(variables), list(frozen)
+        if len(variables) != len(self.variables) or len(frozen) != len(self.frozen):
             return False
         return all(
             a is b and a.value.base is not None and _shares(a.value, self.values)
+            and _shares(a.grad, self.grads)
             for a, b in zip(variables, self.variables)
-        )
+        ) and all(a is b and _shares(a.grad, self.frozen_grads) for a, b in zip(frozen, self.frozen))
 
     def zero_grads(self):
         self.grads.fill(0)
+        self.frozen_grads.fill(0)
 
 
 def _shares(view, buffer):

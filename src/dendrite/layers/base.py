@@ -7,17 +7,25 @@ A layer owns its :class:`~dendrite.variables.Variable` objects and writes its ma
   ``cache_attributes``) exactly what ``backward`` needs, overwriting them on every call;
 * ``backward(dy)`` reads that cache, adds the parameter gradients into ``variable.grad`` with ``+=``
   (so a layer used at two places sums both contributions) and returns dx, the gradient with respect
-  to the input. When the graph does not need dx (the layer reads the model's input directly), it sets
-  ``input_grad_required = False`` and a layer may skip that product and return None;
+  to the input;
 * ``compute_output_shape(input_shape)`` and ``get_config()``.
 
-Layers with an activation apply it through :meth:`Layer.activation_backward`, which the model bypasses
-when the loss supplies the fused gradient of an output softmax or sigmoid (``fused_output``).
+The graph tells a layer more only through arguments that the layer's own methods declare, never by
+setting attributes on it:
+
+* ``backward(dy, need_dx=True)``: a layer that declares ``need_dx`` may skip the input gradient
+  (and return None) when the graph passes ``need_dx=False`` (the layer reads the model's input);
+* ``backward(dy, logit_grad=None)``: a layer ending in an activation (see ``output_activation``)
+  that declares ``logit_grad`` receives a loss's fused gradient with respect to its
+  pre-activation; ``dy`` is then the gradient from the layer's other consumers, or None;
+* ``forward(x, training=False, mask=None)``: a layer that declares ``mask`` receives the mask of its
+  input; ``compute_mask(inputs, mask)`` gives the mask of its output (see :meth:`Layer.compute_mask`).
 
 Arguments every layer accepts (documented once here): ``name`` (unique default from the class
 name), ``dtype`` (float dtype of the weights and outputs; default :func:`dendrite.config.floatx`),
-``trainable`` (default True) and, on a first layer, Keras's ``input_shape`` / ``input_dim`` /
-``batch_input_shape``, which give the input's shape without the batch axis.
+``trainable`` (default True; settable later, which freezes or unfreezes every weight of the layer)
+and, on a first layer, Keras's ``input_shape`` / ``input_dim`` / ``batch_input_shape``, which give
+the input's shape without the batch axis.
 """
 
 import re
@@ -46,8 +54,7 @@ class Layer:
     """Base class of all layers; see the module docstring for the contract."""
 
     cache_attributes = ()
-    input_grad_required = True
-    fused_output = False
+    supports_masking = False
 
     def __init__(self, name=None, dtype=None, trainable=True, input_shape=None, input_dim=None,
                  batch_input_shape=None, **kwargs):
@@ -56,21 +63,38 @@ class Layer:
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string; got {name!r}")
         self.name = name or unique_name(snake_case(type(self).__name__))
         self.dtype = backend.standardize_dtype(dtype)
-        self.trainable = bool(trainable)
+        self.trainable = trainable
         self.built = False
         self._variables = []
+        self._inbound_nodes = []
         self.input_spec_shape = _declared_input_shape(input_shape, input_dim, batch_input_shape)
 
     # -------------------------------------------------------------- weights
 
     def add_weight(self, name, shape, initializer="zeros", regularizer=None, trainable=True):
-        """Create, register and return a :class:`Variable` of ``shape`` in this layer's dtype."""
+        """Create, register and return a :class:`Variable` of ``shape`` in this layer's dtype.
+
+        ``trainable=False`` makes a state variable (e.g. a moving mean) that no optimizer updates,
+        whatever the layer's :attr:`trainable` says.
+        """
         initializer = initializers.get(initializer)
         value = initializer(tuple(shape), dtype=self.dtype)
-        variable = Variable(name, value, trainable=trainable and self.trainable,
+        variable = Variable(name, value, trainable=trainable,
                             regularizer=regularizers.get(regularizer))
         self._variables.append(variable)
         return variable
+
+    @property
+    def trainable(self):
+        """Whether the optimizer updates this layer's weights (Keras's fine-tuning switch)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        if not isinstance(value, bool):
+            raise ValueError(f"{describe(self)}: trainable must be True or False; got "
+                             f"trainable={value!r}")
+        self._trainable = value
 
     @property
     def weights(self):
@@ -78,11 +102,13 @@ class Layer:
 
     @property
     def trainable_weights(self):
-        return [v for v in self._variables if v.trainable]
+        """Variables the optimizer updates: none while the layer is frozen."""
+        return [v for v in self._variables if v.trainable] if self.trainable else []
 
     @property
     def non_trainable_weights(self):
-        return [v for v in self._variables if not v.trainable]
+        trainable = {id(v) for v in self.trainable_weights}
+        return [v for v in self.weights if id(v) not in trainable]
 
     def get_weights(self):
         """Host copies of the weights, in creation order."""
@@ -119,11 +145,32 @@ class Layer:
         self.ensure_built(input_shapes)
         output_shapes = self.compute_output_shape(input_shapes)
         node = Node(self, inputs if isinstance(inputs, (list, tuple)) else [inputs])
+        self._inbound_nodes.append(node)
         if isinstance(output_shapes, list):
             node.outputs = [SymbolicTensor(s, self.dtype, node, i) for i, s in enumerate(output_shapes)]
             return list(node.outputs)
         node.outputs = [SymbolicTensor(output_shapes, self.dtype, node, 0)]
         return node.outputs[0]
+
+    def _single_node(self, what):
+        if len(self._inbound_nodes) != 1:
+            raise ValueError(
+                f"{describe(self)}: layer.{what} needs a layer called exactly once on symbolic "
+                f"tensors; it was called {len(self._inbound_nodes)} times. Use the tensor that "
+                "the call returned instead.")
+        return self._inbound_nodes[0]
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's one call (a list for several inputs)."""
+        inputs = self._single_node("input").inputs
+        return inputs[0] if len(inputs) == 1 else list(inputs)
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's one call (a list for several outputs)."""
+        outputs = self._single_node("output").outputs
+        return outputs[0] if len(outputs) == 1 else list(outputs)
 
     def _to_arrays(self, inputs):
         if isinstance(inputs, (list, tuple)):
@@ -169,9 +216,12 @@ class Layer:
         """The :class:`~dendrite.activations.Activation` this layer ends with, or None."""
         return None
 
-    def activation_backward(self, activation, dy, x, y):
-        """dL/d(pre-activation): ``activation.backward`` unless the loss already fused it."""
-        return dy if self.fused_output else activation.backward(dy, x, y)
+    def compute_mask(self, inputs, mask=None):
+        """The mask of the output for ``inputs`` with input ``mask`` (None: no mask).
+
+        The base layer passes the mask through if ``supports_masking`` and drops it otherwise.
+        """
+        return mask if self.supports_masking else None
 
     def save_cache(self):
         """The forward cache, for the graph to keep per node when a layer is shared."""
@@ -208,6 +258,19 @@ class Layer:
 
     def __repr__(self):
         return f"<{describe(self)}>"
+
+
+def pre_activation_gradient(activation, dy, x, y, logit_grad=None):
+    """dL/dz for y = activation(z): ``activation.backward(dy)`` plus a loss's fused ``logit_grad``.
+
+    ``dy`` is dL/dy from the layers that read y (None if none does); ``logit_grad`` is dL/dz from a
+    loss fused with the activation (None if not fused). ``x`` and ``y`` are the activation's input
+    and output, as its backward needs them.
+    """
+    if dy is None:
+        return logit_grad
+    dz = activation.backward(dy, x, y)
+    return dz if logit_grad is None else dz + logit_grad
 
 
 def check_weight_shapes(layer, variables, values):
@@ -264,7 +327,7 @@ class InputLayer(Layer):
         self.built = True
         node = Node(self, [])
         node.outputs = [SymbolicTensor((batch_size, *shape), self.dtype, node, 0, name=self.name)]
-        self.output = node.outputs[0]
+        self._inbound_nodes.append(node)
 
     def forward(self, x, training=False):
         return x

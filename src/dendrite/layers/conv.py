@@ -174,11 +174,9 @@ class _Conv(KernelLayer):
         self._x_shape, self._pads = x.shape, pads
         return self._output_layout(self.activate(z))
 
-    def backward(self, dy):
-        dy = to_channels_last(dy, self.data_format)
-        if self.rank == 1:
-            dy = dy[:, None]
-        dz = self.pre_activation_gradient(dy)
+    def backward(self, dy, need_dx=True, logit_grad=None):
+        dy, logit_grad = (None if g is None else self._as_kernel_layout(g) for g in (dy, logit_grad))
+        dz = self.pre_activation_gradient(dy, logit_grad)
         rank2 = self.rank == 2
         dx = conv2d_backward(
             dz, self._cols, self.kernel.value if rank2 else self.kernel.value[None],
@@ -186,9 +184,14 @@ class _Conv(KernelLayer):
             self._as_2d(self.dilation_rate, 1),
             dw=self.kernel.grad if rank2 else self.kernel.grad[None],
             db=self.bias_grad,
-            need_dx=self.input_grad_required,
+            need_dx=need_dx,
         )
         return None if dx is None else self._output_layout(dx)
+
+    def _as_kernel_layout(self, dy):
+        """A gradient in this layer's layout as the 2-D kernels' (N, h, w, c)."""
+        dy = to_channels_last(dy, self.data_format)
+        return dy[:, None] if self.rank == 1 else dy
 
     def _output_layout(self, y):
         """A (N, h, w, c) array from the 2-D kernels as this layer's layout."""

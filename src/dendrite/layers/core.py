@@ -11,7 +11,7 @@ from dendrite.kernels import (
     linear_forward,
     to_device_like,
 )
-from dendrite.layers.base import Layer
+from dendrite.layers.base import Layer, pre_activation_gradient
 
 
 class KernelLayer(Layer):
@@ -64,9 +64,13 @@ class KernelLayer(Layer):
             self._z, self._y = z, self.activation.forward(z)
         return self._y
 
-    def pre_activation_gradient(self, dy):
-        """dL/dz from dL/dy for the last :meth:`activate` call."""
-        return self.activation_backward(self.activation, dy, self._z, self._y)
+    def pre_activation_gradient(self, dy, logit_grad=None):
+        """dL/dz for the last :meth:`activate` call.
+
+        ``dy`` (dL/dy from the layers reading the output, or None) goes through the activation's
+        backward; ``logit_grad`` (a loss's fused dL/dz, or None) is added as it is.
+        """
+        return pre_activation_gradient(self.activation, dy, self._z, self._y, logit_grad)
 
     @property
     def output_activation(self):
@@ -122,10 +126,10 @@ class Dense(KernelLayer):
         self._x = x
         return self.activate(linear_forward(x, self.kernel.value, self.bias_value))
 
-    def backward(self, dy):
-        dz = self.pre_activation_gradient(dy)
+    def backward(self, dy, need_dx=True, logit_grad=None):
+        dz = self.pre_activation_gradient(dy, logit_grad)
         dx, _, _ = linear_backward(dz, self._x, self.kernel.value, self.kernel.grad,
-                                   self.bias_grad, need_dx=self.input_grad_required)
+                                   self.bias_grad, need_dx=need_dx)
         return dx
 
     def compute_output_shape(self, input_shape):
@@ -157,8 +161,8 @@ class Activation(Layer):
         self._y = self.activation.forward(x)
         return self._y
 
-    def backward(self, dy):
-        return self.activation_backward(self.activation, dy, self._x, self._y)
+    def backward(self, dy, logit_grad=None):
+        return pre_activation_gradient(self.activation, dy, self._x, self._y, logit_grad)
 
     @property
     def output_activation(self):

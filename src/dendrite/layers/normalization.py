@@ -141,7 +141,7 @@ class BatchNormalization(Layer):
         moving *= self.momentum
         moving += (1 - self.momentum) * statistic
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         x_hat, axes = self._x_hat, self._reduce_axes
         sum_dy = dy.sum(axis=axes)                 # dbeta
         sum_dy_x_hat = (dy * x_hat).sum(axis=axes)  # dgamma
@@ -149,7 +149,7 @@ class BatchNormalization(Layer):
             self.beta.grad += sum_dy
         if self.scale and self.gamma.trainable:
             self.gamma.grad += sum_dy_x_hat
-        if not self.input_grad_required:
+        if not need_dx:
             return None
         shape = self._broadcast_shape
         factor = self._inv_std

@@ -2,6 +2,7 @@
 
 from dendrite import losses as losses_module
 from dendrite import metrics as metrics_module
+from dendrite.graph import declares
 
 
 def _per_output(value, names, what):
@@ -50,13 +51,20 @@ class CompiledLoss:
                 metrics_module.get(identifier)  # an unknown name fails at compile, not in fit
         self.metric_identifiers = metric_lists
         self.metrics = None  # resolved on the first batch, when the shapes are known
-        self.fused_layers = []
+        self.fused = [False] * len(self.losses)
+        self._caches = [None] * len(self.losses)
 
     def fuse(self, output_layers):
-        """Decide, per output, whether backward can use the loss's fused logit gradient."""
-        self.fused = [layer is not None and loss.fuses_with(layer.output_activation)
+        """Decide, per output, whether backward can use the loss's fused logit gradient.
+
+        ``output_layers`` holds, per output, the layer whose single output it is (or None). The
+        loss's gradient with respect to that layer's pre-activation is handed to the layer's
+        ``backward(..., logit_grad=...)``; gradients from the layer's other consumers still go
+        through the activation's backward.
+        """
+        self.fused = [layer is not None and declares(layer, "backward", "logit_grad")
+                      and loss.fuses_with(layer.output_activation)
                       for loss, layer in zip(self.losses, output_layers)]
-        self.fused_layers = [layer for layer, fused in zip(output_layers, self.fused) if fused]
 
     def _resolve_metrics(self, ys, outputs):
         self.metrics = []
@@ -83,8 +91,11 @@ class CompiledLoss:
         if self.metrics is None:
             self._resolve_metrics(ys, outputs)
             self.reset()
-        values = [loss.forward(y, out, sample_weight) for loss, y, out in
-                  zip(self.losses, ys, outputs)]
+        values, self._caches = [], []
+        for loss, y, out in zip(self.losses, ys, outputs):
+            value, cache = loss.compute(y, out, sample_weight)
+            values.append(value)
+            self._caches.append(cache)
         total = sum(w * v for w, v in zip(self.loss_weights, values)) + penalty
         rows = len(outputs[0])
         self.total_loss += total * rows
@@ -96,12 +107,17 @@ class CompiledLoss:
         return total
 
     def output_gradients(self):
-        """d(total loss)/d(output) per output (d/d(pre-activation) where fused)."""
-        grads = []
-        for loss, weight, fused in zip(self.losses, self.loss_weights, self.fused):
-            grad = loss.backward_logits() if fused else loss.backward()
-            grads.append(grad if weight == 1.0 else grad * weight)
-        return grads
+        """Per output, ``(d(total loss)/d(output), None)``, or ``(None, d/d(pre-activation))``
+        where the loss is fused with the output layer's activation."""
+        grads, logit_grads = [], []
+        for loss, weight, fused, cache in zip(self.losses, self.loss_weights, self.fused,
+                                              self._caches):
+            grad = loss.logit_gradient(cache) if fused else loss.gradient(cache)
+            if weight != 1.0:
+                grad = grad * weight
+            grads.append(None if fused else grad)
+            logit_grads.append(grad if fused else None)
+        return grads, logit_grads
 
     def results(self):
         """Running values since :meth:`reset`: ``{"loss": ..., metric names: ...}``."""

@@ -7,7 +7,7 @@ from dendrite import optimizers as optimizers_module
 from dendrite.callbacks import CallbackList, History, ProgbarLogger
 from dendrite.errors import arg_error, describe, shape_error
 from dendrite.graph import Graph
-from dendrite.layers.base import check_weight_shapes, unique_name
+from dendrite.layers.base import Layer, check_weight_shapes, unique_name
 from dendrite.models.compiled import CompiledLoss
 from dendrite.models.data import Batches, as_list, check_lengths, target_dtype
 from dendrite.variables import FlatParameters
@@ -15,13 +15,20 @@ from dendrite.variables import FlatParameters
 DEFAULT_BATCH_SIZE = 32
 
 
-class Model:
+class Model(Layer):
     """A model built from symbolic tensors: ``Model(inputs=Input(...), outputs=layer(...)(x))``.
 
+    A model is also a layer: called on symbolic tensors it becomes one node of another model
+    (``outputs = encoder(inputs)``, ``Sequential([base, Dense(10)])``), whose forward and backward
+    run this model's graph and whose weights train with the outer model unless
+    ``model.trainable = False``.
+
     Args:
-        inputs: a SymbolicTensor from :func:`dendrite.Input`, or a list of them.
-        outputs: a SymbolicTensor or a list of them, computed from ``inputs`` by calling layers.
+        inputs: a SymbolicTensor from :func:`dendrite.Input`, or a list or dict of them.
+        outputs: a SymbolicTensor or a list or dict of them, computed from ``inputs`` by calling
+            layers. A dict names the outputs (its keys) for losses, metrics and targets.
         name: the model's name.
+        trainable: see :class:`~dendrite.layers.base.Layer`. Default True.
 
     Example:
         >>> from dendrite import Input, layers
@@ -31,8 +38,9 @@ class Model:
         10
     """
 
-    def __init__(self, inputs=None, outputs=None, name=None):
-        self.name = name or unique_name(type(self).__name__.lower())
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True):
+        super().__init__(name=name or unique_name(type(self).__name__.lower()),
+                         trainable=trainable)
         self.stop_training = False
         self.optimizer = None
         self.compiled = None
@@ -47,12 +55,61 @@ class Model:
     # -------------------------------------------------------------- structure
 
     def _set_graph(self, inputs, outputs):
-        self._multi_input = isinstance(inputs, (list, tuple))
-        self._multi_output = isinstance(outputs, (list, tuple))
-        self.inputs = list(inputs) if self._multi_input else [inputs]
-        self.outputs = list(outputs) if self._multi_output else [outputs]
+        self._multi_input = isinstance(inputs, (list, tuple, dict))
+        self._multi_output = isinstance(outputs, (list, tuple, dict))
+        self.inputs = _tensor_list(inputs, self, "inputs")
+        self.outputs = _tensor_list(outputs, self, "outputs")
+        self._output_keys = list(outputs) if isinstance(outputs, dict) else None
         self._graph = Graph(self.inputs, self.outputs)
         self._flat = None
+
+    # dtype and built follow the graph (a Model is a Layer, whose __init__ assigns both)
+    @property
+    def dtype(self):
+        return self.inputs[0].dtype if self._graph else backend.floatx()
+
+    @dtype.setter
+    def dtype(self, value):
+        pass
+
+    @property
+    def input_spec_shape(self):
+        """The input's shape without the batch axis (single-input models), else None."""
+        graph_inputs = self.inputs if getattr(self, "_graph", None) is not None else []
+        return tuple(graph_inputs[0].shape[1:]) if len(graph_inputs) == 1 else None
+
+    @input_spec_shape.setter
+    def input_spec_shape(self, value):
+        pass
+
+    @property
+    def built(self):
+        return getattr(self, "_graph", None) is not None
+
+    @built.setter
+    def built(self, value):
+        pass
+
+    @property
+    def input(self):
+        """The model's input tensor (a list for several inputs)."""
+        self._require_graph("input")
+        return list(self.inputs) if self._multi_input else self.inputs[0]
+
+    @property
+    def output(self):
+        """The model's output tensor (a list for several outputs)."""
+        self._require_graph("output")
+        return list(self.outputs) if self._multi_output else self.outputs[0]
+
+    def _require_graph(self, what):
+        if self._graph is None:
+            raise ValueError(f"{describe(self)}: {what} needs a built model; give the first layer "
+                             "an input shape (or an Input) or call the model on data first.")
+
+    @property
+    def input_names(self):
+        return [t.node.layer.name for t in self.inputs]
 
     def _ensure_graph(self, input_arrays):
         """Functional models are built at construction; Sequential overrides this."""
@@ -66,7 +123,17 @@ class Model:
 
     @property
     def output_names(self):
-        return [t.node.layer.name for t in self.outputs]
+        """One unique name per output: the dict key, else the producing layer's name (``_1``,
+        ``_2`` ... appended when one layer gives several outputs, as Keras does)."""
+        if self._output_keys is not None:
+            return list(self._output_keys)
+        names, counts = [], {}
+        for tensor in self.outputs:
+            base = tensor.node.layer.name
+            count = counts.get(base, 0)
+            counts[base] = count + 1
+            names.append(base if count == 0 else f"{base}_{count}")
+        return names
 
     def get_layer(self, name=None, index=None):
         """The layer called ``name``, or at position ``index`` of :attr:`layers`."""
@@ -80,15 +147,19 @@ class Model:
 
     @property
     def weights(self):
-        return [v for layer in self.layers for v in layer.weights]
+        return _unique(v for layer in self.layers for v in layer.weights)
 
     @property
     def trainable_weights(self):
-        return [v for layer in self.layers for v in layer.trainable_weights]
+        """Every trainable weight of the model's layers; none while the model is frozen."""
+        if not self.trainable:
+            return []
+        return _unique(v for layer in self.layers for v in layer.trainable_weights)
 
     @property
     def non_trainable_weights(self):
-        return [v for layer in self.layers for v in layer.non_trainable_weights]
+        trainable = {id(v) for v in self.trainable_weights}
+        return [v for v in self.weights if id(v) not in trainable]
 
     def get_weights(self):
         return [v.numpy() for v in self.weights]
@@ -99,11 +170,12 @@ class Model:
         if len(weights) != len(variables):
             raise ValueError(f"{describe(self)}: expected {len(variables)} weight arrays; got "
                              f"{len(weights)}.")
-        start = 0
-        for layer in self.layers:
-            count = len(layer.weights)
-            check_weight_shapes(layer, layer.weights, weights[start:start + count])
-            start += count
+        seen, start = set(), 0
+        for layer in self.layers:  # check every shape, naming the layer, before assigning any
+            own = [v for v in layer.weights if id(v) not in seen]
+            seen.update(id(v) for v in own)
+            check_weight_shapes(layer, own, weights[start:start + len(own)])
+            start += len(own)
         for variable, value in zip(variables, weights):
             variable.assign(value)
 
@@ -150,6 +222,9 @@ class Model:
 
     def _prepare_inputs(self, x, who):
         """Host arrays for the inputs, checked against the model's input shapes."""
+        if isinstance(x, dict):
+            self._require_graph(f"{who} with a dict of inputs")
+            x = _by_name(x, self.input_names, self, f"x (in {who})")
         arrays = as_list(x, who)
         self._ensure_graph(arrays)
         if len(arrays) != len(self.inputs):
@@ -172,16 +247,58 @@ class Model:
                 return node.layer
         return tensor.node.layer
 
-    @property
-    def dtype(self):
-        return self.inputs[0].dtype if self._graph else backend.floatx()
-
     def __call__(self, x, training=False):
-        """Run the model on arrays (no batching); returns an array or a list for several outputs."""
+        """On arrays, run the model (no batching) and return an array, or a list (dict) for several
+        outputs. On symbolic tensors, record this model as one node of an outer graph."""
+        if _symbolic(x):
+            return super().__call__(_by_name(x, self.input_names, self, "inputs"))
         arrays = self._prepare_inputs(x, "__call__")
         arrays = [a.astype(self.dtype, copy=False) for a in arrays]
-        outputs = self._graph.forward(arrays, training=training)
+        return self._structure_outputs(self._graph.forward(arrays, training=training))
+
+    def _structure_outputs(self, outputs):
+        if self._output_keys is not None:
+            return dict(zip(self._output_keys, outputs))
         return outputs if self._multi_output else outputs[0]
+
+    # -------------------------------------------------------------- a model as a layer
+
+    def build(self, input_shape):
+        """Functional models are built when constructed; Sequential overrides this."""
+
+    def compute_output_shape(self, input_shape):
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        if len(shapes) != len(self.inputs):
+            raise ValueError(f"{describe(self)}: expected {len(self.inputs)} input(s); got "
+                             f"{len(shapes)}: {shapes}")
+        for shape, tensor in zip(shapes, self.inputs):
+            if len(shape) != len(tensor.shape) or any(
+                    a is not None and b is not None and a != b
+                    for a, b in zip(shape[1:], tensor.shape[1:])):
+                raise shape_error(self, str(tensor.shape), tuple(shape))
+        batch = shapes[0][0]
+        outputs = [(batch, *t.shape[1:]) for t in self.outputs]
+        return outputs if len(outputs) > 1 else outputs[0]
+
+    def forward(self, x, training=False):
+        """Run the graph on arrays (one, or a list for several inputs), as a layer does."""
+        outputs = self._graph.forward(x if len(self.inputs) > 1 else [x], training=training)
+        return outputs if len(outputs) > 1 else outputs[0]
+
+    def backward(self, dy, need_dx=True):
+        """Backpropagate ``dy`` (a list for several outputs) through the graph; return dx."""
+        dys = dy if len(self.outputs) > 1 else [dy]
+        dxs = self._graph.backward(dys, need_input_grads=need_dx)
+        if not need_dx:
+            return None
+        dxs = [_zeros_like_input(t, dys) if g is None else g for g, t in zip(dxs, self.inputs)]
+        return dxs if len(dxs) > 1 else dxs[0]
+
+    def save_cache(self):
+        return self._graph.save_cache()
+
+    def restore_cache(self, cache):
+        self._graph.restore_cache(cache)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x`` computed batch by batch (default batch 32), in inference mode."""
@@ -204,7 +321,7 @@ class Model:
         callback_list.on_predict_end()
         if results is None:
             results = [backend.host.empty((0, *t.shape[1:]), dtype=self.dtype) for t in self.outputs]
-        return results if self._multi_output else results[0]
+        return self._structure_outputs(results)
 
     # -------------------------------------------------------------- training
 
@@ -228,16 +345,15 @@ class Model:
         if self.compiled.output_names != self.output_names:  # Sequential built after compile
             self.compiled = CompiledLoss(*self._compile_args, self.output_names)
         variables = self.trainable_weights
-        if self._flat is None or not self._flat.owns(variables):
-            self._flat = FlatParameters(variables)
-        self.compiled.fuse([self._fusable_output_layer(t) for t in self.outputs])
+        trainable = {id(v) for v in variables}
+        frozen = [v for v in self.weights if v.grad is not None and id(v) not in trainable]
+        if self._flat is None or not self._flat.owns(variables, frozen):
+            self._flat = FlatParameters(variables, frozen)
+        # The loss of an output made by a single-output node can hand that node its fused
+        # pre-activation gradient (the graph passes it as ``logit_grad``).
+        self.compiled.fuse([None if t.node.is_input or len(t.node.outputs) > 1 else t.node.layer
+                            for t in self.outputs])
         self._regularized = [v for v in variables if v.regularizer is not None]
-
-    def _fusable_output_layer(self, tensor):
-        """The layer producing ``tensor`` if it runs at that one node only, else None."""
-        layer = tensor.node.layer
-        uses = sum(1 for node in self._graph.nodes if node.layer is layer)
-        return layer if uses == 1 else None
 
     def _penalty(self):
         return sum(v.regularizer(v.value) for v in self._regularized)
@@ -251,14 +367,7 @@ class Model:
                                      self._penalty() if self._regularized else 0.0)
         if not math.isfinite(loss):
             return loss
-        grads = self.compiled.output_gradients()
-        for layer in self.compiled.fused_layers:
-            layer.fused_output = True
-        try:
-            self._graph.backward(grads)
-        finally:
-            for layer in self.compiled.fused_layers:
-                layer.fused_output = False
+        self._graph.backward(*self.compiled.output_gradients())
         for variable in self._regularized:
             variable.grad += variable.regularizer.gradient(variable.value)
         self.optimizer.step(flat)
@@ -342,6 +451,8 @@ class Model:
     def _prepare_targets(self, y, who):
         if y is None:
             raise ValueError(f"{describe(self)}: {who} needs targets y")
+        if isinstance(y, dict):
+            y = _by_name(y, self.output_names, self, f"y (in {who})")
         ys = as_list(y, who) if self._multi_output else [backend.host.asarray(y)]
         if len(ys) != len(self.outputs):
             raise ValueError(f"{describe(self)}: expected {len(self.outputs)} target array(s); got "
@@ -427,3 +538,50 @@ def _apply_class_weight(table, y, sample_weight):
                                                                     len(table))])
     weights = table[labels]
     return weights if sample_weight is None else weights * sample_weight
+
+
+def _symbolic(x):
+    from dendrite.graph import is_symbolic
+
+    return is_symbolic(list(x.values()) if isinstance(x, dict) else x)
+
+
+def _tensor_list(tensors, model, what):
+    """The tensors of ``inputs``/``outputs`` (one, a list or a dict) as a list."""
+    items = list(tensors.values()) if isinstance(tensors, dict) else (
+        list(tensors) if isinstance(tensors, (list, tuple)) else [tensors])
+    from dendrite.graph import SymbolicTensor
+
+    for item in items:
+        if not isinstance(item, SymbolicTensor):
+            raise TypeError(f"{describe(model)}: {what} must be symbolic tensors (from Input(...) "
+                            f"and layer calls); got {type(item).__name__}")
+    return items
+
+
+def _by_name(values, names, model, what):
+    """``values`` as a list in the order of ``names`` when it is a dict keyed by them."""
+    if not isinstance(values, dict):
+        return values
+    unknown = sorted(set(values) - set(names))
+    missing = [name for name in names if name not in values]
+    if unknown or missing:
+        raise ValueError(f"{describe(model)}: {what} given as a dict must have exactly the keys "
+                         f"{names}; got {sorted(values)}")
+    items = [values[name] for name in names]
+    return items if len(items) > 1 else items[0]
+
+
+def _unique(variables):
+    seen, result = set(), []
+    for variable in variables:
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            result.append(variable)
+    return result
+
+
+def _zeros_like_input(tensor, dys):
+    reference = next(dy for dy in dys if dy is not None)
+    xp = backend.get_array_module(reference)
+    return xp.zeros((reference.shape[0], *tensor.shape[1:]), dtype=reference.dtype)

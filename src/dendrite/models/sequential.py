@@ -25,10 +25,11 @@ class Sequential(Model):
 
     _hide_input_layer = True
 
-    def __init__(self, layers=None, name=None):
-        super().__init__(name=name)
+    def __init__(self, layers=None, name=None, trainable=True):
+        super().__init__(name=name, trainable=trainable)
         self._layers = []
         self._input = None
+        self._nodes = []  # the nodes this model's chain created, one per layer
         for layer in layers or []:
             self.add(layer)
 
@@ -44,7 +45,6 @@ class Sequential(Model):
         if not isinstance(layer, Layer):
             raise TypeError(f"{describe(self)}: add() expects a Layer; got {layer!r}")
         self._layers.append(layer)
-        self._graph = None
         if self._input is None and len(self._layers) == 1 and layer.input_spec_shape is not None:
             self._input = Input(shape=layer.input_spec_shape, dtype=layer.dtype)
         if self._input is not None:
@@ -52,10 +52,14 @@ class Sequential(Model):
 
     def pop(self):
         """Remove and return the last layer."""
+        if not self._layers:
+            raise ValueError(f"{describe(self)}: pop() on a model with no layers")
         layer = self._layers.pop()
-        self._graph = None
         if self._input is not None and self._layers:
             self._build_graph()
+        else:
+            self._forget_nodes(len(self._layers))
+            self._graph = None
         return layer
 
     def build(self, input_shape):
@@ -68,10 +72,31 @@ class Sequential(Model):
         return self._layers[0].dtype if self._layers else None
 
     def _build_graph(self):
-        tensor = self._input
-        for layer in self._layers:
+        """Chain the layers from the input, reusing the nodes made before (so each layer of the
+        stack has one node, and ``layer.output`` stays valid) and calling only new layers."""
+        kept = 0
+        while (kept < min(len(self._nodes), len(self._layers))
+               and self._nodes[kept].layer is self._layers[kept]
+               and self._nodes[kept].inputs[0] is (self._nodes[kept - 1].outputs[0] if kept
+                                                   else self._input)):
+            kept += 1
+        self._forget_nodes(kept)
+        tensor = self._nodes[-1].outputs[0] if self._nodes else self._input
+        for layer in self._layers[kept:]:
             tensor = layer(tensor)
+            if isinstance(tensor, list):
+                raise ValueError(f"{describe(self)}: layer {layer.name!r} has several outputs; a "
+                                 "Sequential model needs one output per layer (use the "
+                                 "functional API).")
+            self._nodes.append(tensor.node)
         self._set_graph(self._input, tensor)
+
+    def _forget_nodes(self, keep):
+        """Drop this chain's nodes after the first ``keep`` from their layers' call records."""
+        for node in self._nodes[keep:]:
+            if node in node.layer._inbound_nodes:
+                node.layer._inbound_nodes.remove(node)
+        del self._nodes[keep:]
 
     def _ensure_graph(self, input_arrays):
         if self._graph is not None:
