@@ -33,3 +33,25 @@ from dendrite.layers.pooling import (
 __all__ += ["AveragePooling2D", "BatchNormalization", "Conv1D", "Conv2D", "GlobalAveragePooling2D",
             "GlobalMaxPooling2D", "MaxPooling2D", "SpatialDropout2D", "SumPooling2D",
             "UpSampling2D", "ZeroPadding2D"]
+
+from dendrite.layers.merge import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
+
+__all__ += ["Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract",
+            "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract"]
