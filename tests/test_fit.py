@@ -304,7 +304,7 @@ def test_sample_weight_zero_ignores_samples():
 
 
 @pytest.mark.parametrize(
-    "initial_epoch, epochs, expected", [(2, 5, [2, 3, 4]), (0, 2, [0, 1]), (3, 3, [])]
+    "initial_epoch, epochs, expected", [(2, 5, [2, 3, 4]), (0, 2, [0, 1]), (3, 4, [3])]
 )
 def test_initial_epoch(initial_epoch, epochs, expected):
     x, y = _classification(40)

@@ -5,11 +5,12 @@ import math
 from dendrite import backend
 from dendrite import optimizers as optimizers_module
 from dendrite.callbacks import CallbackList, History, ProgbarLogger
-from dendrite.errors import arg_error, describe, shape_error
+from dendrite.errors import arg_error, check_bool, check_number, describe, fraction, shape_error
 from dendrite.graph import Graph
 from dendrite.layers.base import Layer, check_weight_shapes, unique_name
+from dendrite.models import data
 from dendrite.models.compiled import CompiledLoss
-from dendrite.models.data import Batches, as_list, check_lengths, target_dtype
+from dendrite.models.data import Batches, as_list
 from dendrite.variables import FlatParameters
 
 DEFAULT_BATCH_SIZE = 32
@@ -138,7 +139,11 @@ class Model(Layer):
     def get_layer(self, name=None, index=None):
         """The layer called ``name``, or at position ``index`` of :attr:`layers`."""
         if index is not None:
-            return self.layers[index]
+            layers = self.layers
+            check_number(describe(self), "index", index, integer=True, low=-len(layers),
+                         high=len(layers) - 1,
+                         expected=f"an integer in [-{len(layers)}, {len(layers) - 1}]")
+            return layers[int(index)]
         for layer in self.layers:
             if layer.name == name:
                 return layer
@@ -225,7 +230,7 @@ class Model(Layer):
         if isinstance(x, dict):
             self._require_graph(f"{who} with a dict of inputs")
             x = _by_name(x, self.input_names, self, f"x (in {who})")
-        arrays = as_list(x, who)
+        arrays = as_list(data.require_x(x, who), who)
         self._ensure_graph(arrays)
         if len(arrays) != len(self.inputs):
             raise ValueError(f"{describe(self)}: expected {len(self.inputs)} input array(s); got "
@@ -302,8 +307,11 @@ class Model(Layer):
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x`` computed batch by batch (default batch 32), in inference mode."""
-        arrays = self._prepare_inputs(x, "predict")
         batch_size = _batch_size(self, batch_size)
+        steps = data.steps_argument("predict", "steps", steps)
+        if data.is_batch_source(x):
+            return self._predict_stream(x, steps, callbacks)
+        arrays = self._prepare_inputs(x, "predict")
         batches = Batches(arrays, [self.dtype] * len(arrays), batch_size)
         callback_list = CallbackList(callbacks or [], self, {"steps": len(batches)})
         callback_list.on_predict_begin()
@@ -322,6 +330,22 @@ class Model(Layer):
         if results is None:
             results = [backend.host.empty((0, *t.shape[1:]), dtype=self.dtype) for t in self.outputs]
         return self._structure_outputs(results)
+
+    def _predict_stream(self, source, steps, callbacks):
+        batches = data.BatchStream(source, steps, data.batch_converter(self, "predict: x", False),
+                                   "predict: x")
+        callback_list = CallbackList(callbacks or [], self, {"steps": len(batches)})
+        callback_list.on_predict_begin()
+        results = [[] for _ in self.outputs] if self._graph else None
+        for step, batch in enumerate(batches):
+            callback_list.on_predict_batch_begin(step)
+            outputs = self._graph.forward(batch, training=False)
+            results = results or [[] for _ in outputs]
+            for result, output in zip(results, outputs):
+                result.append(output.copy())
+            callback_list.on_predict_batch_end(step, {"outputs": outputs})
+        callback_list.on_predict_end()
+        return self._structure_outputs([backend.host.concatenate(r) for r in results])
 
     # -------------------------------------------------------------- training
 
@@ -358,11 +382,14 @@ class Model(Layer):
     def _penalty(self):
         return sum(v.regularizer(v.value) for v in self._regularized)
 
-    def train_on_batch_arrays(self, xs, ys, sample_weight):
-        """One optimizer step on prepared batch arrays; returns the batch loss."""
-        flat = self._flat
-        flat.zero_grads()
-        outputs = self._graph.forward(xs, training=True)
+    def compute_gradients(self, xs, ys, sample_weight, training=True):
+        """Forward, loss and backward on prepared batch arrays, after :meth:`_training_setup`.
+
+        Leaves d(total loss)/d(weight) in the flat gradient buffer (``self._flat.grads``) and
+        returns the total loss; a non-finite loss returns at once, before any backward.
+        """
+        self._flat.zero_grads()
+        outputs = self._graph.forward(xs, training=training)
         loss = self.compiled.forward(ys, outputs, sample_weight,
                                      self._penalty() if self._regularized else 0.0)
         if not math.isfinite(loss):
@@ -370,54 +397,86 @@ class Model(Layer):
         self._graph.backward(*self.compiled.output_gradients())
         for variable in self._regularized:
             variable.grad += variable.regularizer.gradient(variable.value)
-        self.optimizer.step(flat)
+        return loss
+
+    def train_on_batch_arrays(self, xs, ys, sample_weight):
+        """One optimizer step on prepared batch arrays; returns the batch loss."""
+        loss = self.compute_gradients(xs, ys, sample_weight)
+        if math.isfinite(loss):
+            self.optimizer.step(self._flat)
         return loss
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0):
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None):
         """Train for ``epochs`` epochs; returns the :class:`~dendrite.callbacks.History`.
 
-        Args follow Keras: ``batch_size`` None means 32; ``validation_split`` takes the last
-        fraction of the data before shuffling; ``validation_data`` is ``(x_val, y_val)``;
-        ``class_weight`` maps class index to a loss weight; ``verbose`` is "auto" (1), 0, 1 or 2.
-        Raises FloatingPointError naming the epoch and batch if the loss becomes NaN or infinite.
+        Args follow Keras: ``x`` is an array, a list of arrays, a generator/iterator yielding
+        ``(x, y)`` or ``(x, y, sample_weight)`` batches, or a :class:`~dendrite.utils.PyDataset`
+        (then ``y`` and ``sample_weight`` stay None and ``batch_size`` is the source's);
+        ``batch_size`` None means 32; ``validation_split`` takes the last fraction of the data
+        before shuffling; ``validation_data`` is ``(x_val, y_val)``, ``(x_val, y_val,
+        sample_weight_val)``, a generator or a PyDataset; ``class_weight`` maps class index to a
+        loss weight (single-output models); ``verbose`` is "auto" (1), 0, 1 or 2;
+        ``steps_per_epoch`` / ``validation_steps`` bound the batches per epoch (a generator that
+        runs dry first ends training with Keras's warning).
+        Raises FloatingPointError naming the epoch (and batch) if the loss, the weights after an
+        epoch's last update, or the validation loss become NaN or infinite.
         """
-        xs = self._prepare_inputs(x, "fit")
-        ys = self._prepare_targets(y, "fit")
-        weights = as_list(sample_weight, "sample_weight")
-        weights = weights[0] if weights else None
-        check_lengths([*xs, *ys, weights], ["x"] * len(xs) + ["y"] * len(ys) + ["sample_weight"])
-        if isinstance(validation_split, bool) or not 0 <= validation_split < 1:
-            raise arg_error("fit", "validation_split", "a float in [0, 1)", validation_split)
-        if validation_data is not None:
-            validation_data = self._prepare_validation(validation_data)
-        elif validation_split:
-            split = int(len(xs[0]) * (1 - validation_split))
-            validation_data = ([a[split:] for a in xs], [a[split:] for a in ys])
-            xs, ys = [a[:split] for a in xs], [a[:split] for a in ys]
-            weights = None if weights is None else weights[:split]
-        epochs = _non_negative_int("epochs", epochs)
+        epochs = check_number("fit", "epochs", epochs, integer=True, low=1,
+                              expected="a positive integer")
+        initial_epoch = check_number("fit", "initial_epoch", initial_epoch, integer=True, low=0,
+                                     high=epochs - 1, expected=f"an integer in [0, epochs={epochs})")
         batch_size = _batch_size(self, batch_size)
-        self._training_setup()
-        rng = backend.make_generator() if shuffle else None
-        batches = Batches([*xs, *ys, weights],
-                          [self.dtype] * len(xs) + [target_dtype(a, self.dtype) for a in ys]
-                          + [self.dtype], batch_size, rng)
-        class_weights = _class_weight_table(class_weight)
+        validation_split = fraction("fit", "validation_split", validation_split)
+        steps_per_epoch = data.steps_argument("fit", "steps_per_epoch", steps_per_epoch)
+        validation_steps = data.steps_argument("fit", "validation_steps", validation_steps)
+        shuffle = check_bool("fit", "shuffle", shuffle)
+        if self._graph is not None or self.compiled is None:
+            self._training_setup()  # raises if not compiled; a Sequential may build on data
+        if data.is_batch_source(x):
+            for name, value in (("y", y), ("sample_weight", sample_weight)):
+                if value is not None:
+                    raise ValueError(f"fit: {name} must be None when x is a generator or "
+                                     f"PyDataset (its batches hold it); got {name} of type "
+                                     f"{type(value).__name__}")
+            if validation_split:
+                raise ValueError("fit: validation_split needs arrays; with a generator or "
+                                 "PyDataset pass validation_data; got validation_split="
+                                 f"{validation_split}")
+            batches = data.BatchStream(x, steps_per_epoch,
+                                       data.batch_converter(self, "fit: x", True), "fit: x")
+        else:
+            xs, ys, weights = data.prepare_arrays(self, x, y, sample_weight, "fit")
+            if validation_split and validation_data is None:
+                (xs, ys, weights), held_out = data.split_validation(xs, ys, weights,
+                                                                     validation_split)
+                validation_data = data.array_batches(self, *held_out, batch_size)
+            rng = backend.make_generator() if shuffle else None
+            batches = data.array_batches(self, xs, ys, weights, batch_size, rng, steps_per_epoch)
+            self._training_setup()
+        if validation_data is not None and not isinstance(validation_data, Batches):
+            validation_data = data.validation_batches(self, validation_data, batch_size,
+                                                      validation_steps)
+        class_weights = data.class_weight_table(class_weight, self) if self._graph else None
         self.history = History()
         callback_list = self._callbacks(callbacks, verbose, epochs, len(batches))
         self.stop_training = False
         callback_list.on_train_begin()
-        n_in, n_out = len(xs), len(ys)
+        n_in, n_out = len(self.inputs) if self._graph else 0, 0
         for epoch in range(initial_epoch, epochs):
             self.compiled.reset()
             callback_list.on_epoch_begin(epoch)
             for step, batch in enumerate(batches):
+                if not n_in:  # a Sequential built on the first batch of a generator
+                    self._training_setup()
+                    class_weights = data.class_weight_table(class_weight, self)
+                    self.compiled.reset()
+                n_in, n_out = len(self.inputs), len(self.outputs)
                 callback_list.on_train_batch_begin(step)
                 xb, yb, wb = batch[:n_in], batch[n_in:n_in + n_out], batch[-1]
                 if class_weights is not None:
-                    wb = _apply_class_weight(class_weights, yb[0], wb)
+                    wb = data.apply_class_weight(class_weights, yb[0], wb)
                 loss = self.train_on_batch_arrays(xb, yb, wb)
                 if not math.isfinite(loss):
                     raise FloatingPointError(
@@ -425,12 +484,19 @@ class Model(Layer):
                         f"{step + 1}; training stopped before applying that update. Lower the "
                         "learning rate or check the data for NaN/inf values.")
                 callback_list.on_train_batch_end(step, self.compiled.results())
+            if batches.warn_if_dry():
+                break
+            _check_weights_finite(self, epoch)
             logs = self.compiled.results()
             if validation_data is not None:
                 callback_list.on_test_begin()
-                val_logs = self._evaluate_arrays(*validation_data, batch_size,
-                                                 callback_list=callback_list)
+                val_logs = self._evaluate_batches(validation_data, callback_list)
                 callback_list.on_test_end(val_logs)
+                if not math.isfinite(val_logs["loss"]):
+                    raise FloatingPointError(
+                        f"{describe(self)}: the validation loss became {val_logs['loss']} at "
+                        f"epoch {epoch + 1}. Lower the learning rate or check validation_data "
+                        "for NaN/inf values.")
                 logs.update({f"val_{key}": value for key, value in val_logs.items()})
             callback_list.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -453,27 +519,16 @@ class Model(Layer):
             raise ValueError(f"{describe(self)}: {who} needs targets y")
         if isinstance(y, dict):
             y = _by_name(y, self.output_names, self, f"y (in {who})")
-        ys = as_list(y, who) if self._multi_output else [backend.host.asarray(y)]
+        ys = as_list(y, who) if self._multi_output else [data.check_array(y, f"{who}: y")]
         if len(ys) != len(self.outputs):
             raise ValueError(f"{describe(self)}: expected {len(self.outputs)} target array(s); got "
                              f"{len(ys)}.")
         return ys
 
-    def _prepare_validation(self, validation_data):
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("fit: validation_data must be (x_val, y_val); got "
-                             f"{type(validation_data).__name__}")
-        xs = self._prepare_inputs(validation_data[0], "validation_data")
-        ys = self._prepare_targets(validation_data[1], "validation_data")
-        check_lengths([*xs, *ys], ["x_val"] * len(xs) + ["y_val"] * len(ys))
-        return xs, ys
-
-    def _evaluate_arrays(self, xs, ys, batch_size, sample_weight=None, callback_list=None):
+    def _evaluate_batches(self, batches, callback_list=None):
+        """Loss and metrics over ``batches`` (rows ``[*xs, *ys, sample_weight]``)."""
         self.compiled.reset()
-        batches = Batches([*xs, *ys, sample_weight],
-                          [self.dtype] * len(xs) + [target_dtype(a, self.dtype) for a in ys]
-                          + [self.dtype], batch_size)
-        n_in, n_out = len(xs), len(ys)
+        n_in, n_out = len(self.inputs), len(self.outputs)
         penalty = self._penalty() if self._regularized else 0.0
         for step, batch in enumerate(batches):
             if callback_list is not None:
@@ -482,21 +537,31 @@ class Model(Layer):
             self.compiled.forward(batch[n_in:n_in + n_out], outputs, batch[-1], penalty)
             if callback_list is not None:
                 callback_list.on_test_batch_end(step, self.compiled.results())
+        if self.compiled.count == 0:
+            raise ValueError(f"{describe(self)}: validation_data ran out of data before this "
+                             "epoch's validation; give validation_steps with a generator that "
+                             "repeats, or a PyDataset")
         return self.compiled.results()
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
         """Loss and metrics on ``(x, y)``: a float if there are no metrics, else ``[loss, ...]``
-        (a dict with ``return_dict=True``)."""
-        xs = self._prepare_inputs(x, "evaluate")
-        ys = self._prepare_targets(y, "evaluate")
-        weights = as_list(sample_weight, "sample_weight")
-        weights = weights[0] if weights else None
-        check_lengths([*xs, *ys, weights], ["x"] * len(xs) + ["y"] * len(ys) + ["sample_weight"])
-        self._training_setup()
+        (a dict with ``return_dict=True``). ``x`` may also be a generator or PyDataset yielding
+        ``(x, y)`` or ``(x, y, sample_weight)`` batches, ``steps`` of them (default: all)."""
+        batch_size = _batch_size(self, batch_size)
+        steps = data.steps_argument("evaluate", "steps", steps)
+        if self._graph is not None or self.compiled is None:
+            self._training_setup()
+        if data.is_batch_source(x):
+            batches = data.BatchStream(x, steps, data.batch_converter(self, "evaluate: x", True),
+                                       "evaluate: x")
+        else:
+            xs, ys, weights = data.prepare_arrays(self, x, y, sample_weight, "evaluate")
+            batches = data.array_batches(self, xs, ys, weights, batch_size, steps=steps)
+            self._training_setup()
         callback_list = CallbackList(callbacks or [], self, {})
         callback_list.on_test_begin()
-        logs = self._evaluate_arrays(xs, ys, _batch_size(self, batch_size), weights, callback_list)
+        logs = self._evaluate_batches(batches, callback_list)
         callback_list.on_test_end(logs)
         if return_dict:
             return logs
@@ -507,37 +572,20 @@ class Model(Layer):
 def _batch_size(model, batch_size):
     if batch_size is None:
         return DEFAULT_BATCH_SIZE
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise arg_error(describe(model), "batch_size", "a positive integer or None", batch_size)
-    return batch_size
+    return check_number(describe(model), "batch_size", batch_size, integer=True, low=1,
+                        expected="a positive integer or None")
 
 
-def _non_negative_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise arg_error("fit", name, "a non-negative integer", value)
-    return value
-
-
-def _class_weight_table(class_weight):
-    if not class_weight:
-        return None
-    size = max(int(k) for k in class_weight) + 1
-    table = backend.host.ones(size)
-    for key, value in class_weight.items():
-        table[int(key)] = value
-    return table
-
-
-def _apply_class_weight(table, y, sample_weight):
-    if y.ndim > 1 and y.shape[-1] > 1:
-        labels = y.argmax(axis=-1)
-    else:
-        labels = backend.host.rint(y.reshape(len(y))).astype("int64")
-    if labels.size and labels.max() >= len(table):
-        table = backend.host.concatenate([table, backend.host.ones(int(labels.max()) + 1 -
-                                                                    len(table))])
-    weights = table[labels]
-    return weights if sample_weight is None else weights * sample_weight
+def _check_weights_finite(model, epoch):
+    """After an epoch's last update: every trainable weight must still be finite."""
+    values = model._flat.values if model._flat is not None else None
+    if values is not None and values.size and not bool(
+            backend.get_array_module(values).isfinite(values).all()):
+        bad = [v.name for v in model.trainable_weights
+               if not bool(backend.get_array_module(v.value).isfinite(v.value).all())]
+        raise FloatingPointError(
+            f"{describe(model)}: weights became NaN or infinite at the end of epoch {epoch + 1} "
+            f"({', '.join(bad)}). Lower the learning rate or check the data for NaN/inf values.")
 
 
 def _symbolic(x):

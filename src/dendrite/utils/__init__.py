@@ -4,6 +4,7 @@ import random
 
 from dendrite import backend
 from dendrite.backend import host as np
+from dendrite.utils.pydataset import PyDataset, Sequence  # noqa: F401
 
 
 def set_random_seed(seed):
