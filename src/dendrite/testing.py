@@ -1,4 +1,8 @@
-"""A public finite-difference gradient checker (float64, central differences).
+"""Public test tools: a finite-difference gradient checker and a layer test harness.
+
+``run_layer_test`` runs the checks every layer owes (forward against a reference, gradients, dtype
+preservation, config round trip, output-shape inference, PyTorch parity) in one call, as Keras's
+``run_layer_test`` and Chainer's ``FunctionTestCase`` do; it is built on ``check_gradients``.
 
 ``check_gradients`` compares what ``backward`` returns against central differences of a scalar
 objective. For a layer (or activation) the objective is sum(dy * forward(x)) with a *random* upstream
@@ -7,6 +11,9 @@ penalty. It checks the input gradient and every trainable parameter's gradient. 
 checked element by element; large ones along random unit directions, comparing the directional
 derivative with grad . u (Chainer's method).
 """
+
+import importlib
+import json
 
 from dendrite import activations
 from dendrite.backend import host as np
@@ -219,3 +226,263 @@ def _all_layers(model):
             for inner in _all_layers(layer):
                 result[id(inner)] = inner
     return list(result.values())
+
+
+# ---------------------------------------------------------------------------- layer test harness
+
+
+def run_layer_test(layer_cls, init_kwargs=None, input_shape=None, *, input_data=None,
+                   expected_output=None, expected_output_shape=None, reference=None,
+                   torch_reference=None, training=False, weights=None, kinks=(), scale=1.0,
+                   seed=0, eps=1e-6, rtol=1e-5, atol=1e-7, forward_rtol=1e-12,
+                   forward_atol=1e-12, parity_rtol=1e-10, parity_atol=1e-12, float32_rtol=1e-4):
+    """Run the checks every layer owes on ``layer_cls(**init_kwargs)``; raise on the first failure.
+
+    In order, on one float64 layer built for the input (its weights set from ``weights`` if given):
+
+    1. forward: the output against ``expected_output`` or ``reference(x, *weights)`` (NumPy, the
+       layer's weights in :meth:`~dendrite.layers.base.Layer.get_weights` order), and its shape
+       against ``expected_output_shape`` (None matches any size); forward and backward must leave
+       the input unchanged;
+    2. output-shape inference: ``compute_output_shape`` with a None batch axis and with the full
+       shape, and a fresh layer called on symbolic ``Input`` tensors, against the actual output;
+    3. :func:`check_gradients`: dx and every trainable weight against central differences, with
+       a random upstream gradient;
+    4. PyTorch parity, if ``torch_reference`` is given and torch is installed: the output, dx and
+       every trainable weight's gradient against torch autograd through
+       ``torch_reference(x_t, *weights_t)`` (float64 tensors in dendrite's layout, so the
+       reference does any transposes itself and gradients come back in dendrite's layout);
+    5. float32: ``layer_cls(**init_kwargs)`` with the same weights in float32 keeps float32 for
+       the output, dx and every gradient, and its output is within ``float32_rtol`` of float64's
+       (not compared for a layer drawing random numbers in training mode);
+    6. config: ``get_config()`` is JSON-safe, ``layer_cls.from_config(config)`` returns an equal
+       config and, given the same weights, identical outputs.
+
+    Args:
+        layer_cls: the layer class.
+        init_kwargs: constructor arguments, without ``dtype`` (the harness sets it).
+        input_shape: shape with the batch axis, or a list of shapes for a multi-input layer; the
+            input is then ``scale`` * standard normal samples (seeded), moved at least 0.2 away
+            from each value in ``kinks`` (e.g. ``(0.0,)`` for ReLU).
+        input_data: float64 array (or list) to use instead, e.g. distinct values for max pooling.
+        expected_output: array (or list for several outputs) the float64 output must match.
+        expected_output_shape: the output's expected shape (a list for several outputs).
+        reference: NumPy function ``reference(x, *weights)`` returning the expected output.
+        torch_reference: torch function ``torch_reference(x, *weights)`` of float64 tensors.
+        training: forward mode for every check (noise layers run with one frozen draw).
+        weights: list of arrays, or a function of the built float64 layer returning one, set with
+            ``set_weights`` (e.g. random moving statistics for batch normalization).
+        kinks, scale, seed: how inputs are generated; ``seed`` also seeds upstream gradients.
+        eps, rtol, atol: passed to :func:`check_gradients`.
+        forward_rtol, forward_atol: tolerances against ``expected_output``/``reference``.
+        parity_rtol, parity_atol: tolerances against torch.
+        float32_rtol: tolerance of float32's output against float64's (relative to its scale).
+
+    Returns:
+        dict: ``"gradients"``, the :func:`check_gradients` report; ``"torch"``, the largest
+        absolute difference per compared array (None without a torch reference or torch);
+        ``"output_shape"``, the inferred shape for a None batch.
+
+    Example:
+        >>> import numpy as np
+        >>> from dendrite.layers import Dense
+        >>> report = run_layer_test(
+        ...     Dense, {"units": 3, "activation": "tanh"}, (4, 2),
+        ...     reference=lambda x, kernel, bias: np.tanh(x @ kernel + bias))
+        >>> sorted(report["gradients"]), report["output_shape"]
+        (['bias', 'kernel', 'x'], (None, 3))
+    """
+    init_kwargs = dict(init_kwargs or {})
+    if "dtype" in init_kwargs:
+        raise ValueError("run_layer_test: leave dtype out of init_kwargs; the harness builds the "
+                         f"layer in float64 and in float32; got dtype={init_kwargs['dtype']!r}")
+    rng = np.random.default_rng(seed)
+    inputs, multi = _layer_test_inputs(input_shape, input_data, kinks, scale, rng)
+    shapes = [tuple(x.shape) for x in inputs]
+    build_shape = shapes if multi else shapes[0]
+    x = inputs if multi else inputs[0]
+
+    layer = layer_cls(**init_kwargs, dtype="float64")
+    layer.ensure_built(build_shape)
+    if weights is not None:
+        layer.set_weights(weights(layer) if callable(weights) else weights)
+    initial_weights = layer.get_weights()
+    saved_inputs = [a.copy() for a in inputs]
+
+    # 1. forward
+    outputs = _as_list(layer(x, training=training))
+    expected = expected_output if reference is None else reference(x, *initial_weights)
+    if expected is not None:
+        for i, (out, want) in enumerate(zip(outputs, _as_list(expected), strict=True)):
+            _assert_close(f"output {i} against the reference", out, want, forward_rtol,
+                          forward_atol)
+    if expected_output_shape is not None:
+        wanted = expected_output_shape if isinstance(expected_output_shape, list) else [
+            expected_output_shape]
+        for out, want in zip(outputs, wanted, strict=True):
+            if len(out.shape) != len(want) or any(
+                    w is not None and w != o for o, w in zip(out.shape, want)):
+                raise AssertionError(f"run_layer_test: output shape {tuple(out.shape)}; expected "
+                                     f"{tuple(want)}")
+    dys = [rng.standard_normal(out.shape) for out in outputs]
+    layer.backward(dys if len(dys) > 1 else dys[0])
+    for name, before, after in zip(_input_names(multi, len(inputs)), saved_inputs, inputs):
+        if not np.array_equal(before, after):
+            raise AssertionError(f"run_layer_test: forward or backward modified input {name!r} in "
+                                 "place")
+
+    # 2. output-shape inference
+    inferred = _check_output_shapes(layer_cls, init_kwargs, layer, shapes, multi, outputs)
+
+    # 3. gradients
+    report = {"gradients": check_gradients(layer, x, eps=eps, rtol=rtol, atol=atol,
+                                           training=training, seed=seed),
+              "torch": None, "output_shape": inferred}
+
+    # 4. PyTorch parity
+    if torch_reference is not None:
+        report["torch"] = _torch_parity(layer, x, multi, torch_reference, training, rng,
+                                        parity_rtol, parity_atol)
+
+    # 5. float32 kept end to end
+    _check_float32(layer_cls, init_kwargs, layer, x, multi, build_shape, training, float32_rtol)
+
+    # 6. config round trip
+    _check_config_round_trip(layer_cls, layer, x, build_shape, training)
+    return report
+
+
+def _layer_test_inputs(input_shape, input_data, kinks, scale, rng):
+    if input_data is not None:
+        multi = isinstance(input_data, (list, tuple))
+        arrays = list(input_data) if multi else [input_data]
+        return [np.array(a, dtype=np.float64) for a in arrays], multi
+    if input_shape is None:
+        raise ValueError("run_layer_test: give input_shape or input_data")
+    multi = isinstance(input_shape, list)
+    arrays = []
+    for shape in (input_shape if multi else [input_shape]):
+        a = scale * rng.standard_normal(tuple(shape))
+        for kink in kinks:  # push samples at least `gap` away from each kink
+            gap = 0.2 * max(scale, 1.0)
+            close = np.abs(a - kink) < gap
+            a[close] = kink + np.where(a[close] >= kink, gap, -gap)
+        arrays.append(a)
+    return arrays, multi
+
+
+def _as_list(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _input_names(multi, count):
+    return [f"x{i}" for i in range(count)] if multi else ["x"]
+
+
+def _assert_close(what, actual, desired, rtol, atol):
+    actual, desired = np.asarray(actual), np.asarray(desired)
+    if actual.shape != desired.shape:
+        raise AssertionError(f"run_layer_test: {what}: shape {actual.shape}; expected "
+                             f"{desired.shape}")
+    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=atol,
+                               err_msg=f"run_layer_test: {what}")
+
+
+def _check_output_shapes(layer_cls, init_kwargs, layer, shapes, multi, outputs):
+    from dendrite.layers.base import Input
+
+    none_batch = [(None, *s[1:]) for s in shapes]
+    actual = [tuple(o.shape) for o in outputs]
+    for given, batch in ((none_batch, None), (shapes, "full")):
+        inferred = layer.compute_output_shape(given if multi else given[0])
+        # several outputs: a list of shapes; one output: a tuple
+        inferred = [tuple(s) for s in inferred] if isinstance(inferred, list) else [
+            tuple(inferred)]
+        expected = [(None if batch is None else a[0], *a[1:]) for a in actual]
+        if inferred != expected:
+            raise AssertionError(f"run_layer_test: compute_output_shape({given if multi else given[0]})"
+                                 f" = {inferred if multi or len(inferred) > 1 else inferred[0]}; "
+                                 f"the output has shape {actual}")
+    symbolic_inputs = [Input(shape=s[1:], dtype="float64") for s in shapes]
+    fresh = layer_cls(**init_kwargs, dtype="float64")
+    symbolic = _as_list(fresh(symbolic_inputs if multi else symbolic_inputs[0]))
+    symbolic_shapes = [tuple(t.shape) for t in symbolic]
+    expected = [(None, *a[1:]) for a in actual]
+    if symbolic_shapes != expected:
+        raise AssertionError(f"run_layer_test: a call on symbolic inputs gave shapes "
+                             f"{symbolic_shapes}; expected {expected}")
+    return expected[0] if len(expected) == 1 else expected
+
+
+def _torch_parity(layer, x, multi, torch_reference, training, rng, rtol, atol):
+    try:
+        torch = importlib.import_module("torch")
+    except ImportError:
+        return None
+    trainable = {id(v) for v in layer.trainable_weights}
+    weights_t = [torch.tensor(v.numpy(), dtype=torch.float64,
+                              requires_grad=id(v) in trainable) for v in layer.weights]
+    inputs_t = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in _as_list(x)]
+    for v in layer.trainable_weights:
+        v.grad[...] = 0
+    outputs = _as_list(layer(x, training=training))
+    dys = [rng.standard_normal(out.shape) for out in outputs]
+    dx = _as_list(layer.backward(dys if len(dys) > 1 else dys[0]))
+    outputs_t = _as_list(torch_reference(inputs_t if multi else inputs_t[0], *weights_t))
+    torch.autograd.backward(outputs_t, [torch.from_numpy(dy) for dy in dys])
+    pairs = [(f"output {i}", out, out_t.detach().numpy())
+             for i, (out, out_t) in enumerate(zip(outputs, outputs_t, strict=True))]
+    pairs += [(f"d{name}", g, t.grad.numpy())
+              for name, g, t in zip(_input_names(multi, len(inputs_t)), dx, inputs_t)]
+    pairs += [(f"d{v.name}", v.grad, t.grad.numpy())
+              for v, t in zip(layer.weights, weights_t) if id(v) in trainable]
+    differences = {}
+    for name, ours, theirs in pairs:
+        _assert_close(f"{name} against torch", ours, theirs, rtol, atol)
+        differences[name] = float(np.abs(np.asarray(ours) - theirs).max()) if theirs.size else 0.0
+    return differences
+
+
+def _check_float32(layer_cls, init_kwargs, layer64, x, multi, build_shape, training, rtol):
+    layer = layer_cls(**init_kwargs, dtype="float32")
+    layer.ensure_built(build_shape)
+    layer.set_weights([w.astype(np.float32) for w in layer64.get_weights()])
+    x32 = [a.astype(np.float32) for a in x] if multi else x.astype(np.float32)
+    outputs = _as_list(layer(x32, training=training))
+    dx = layer.backward([np.ones_like(o) for o in outputs] if len(outputs) > 1 else
+                        np.ones_like(outputs[0]))
+    arrays = [("output", o) for o in outputs] + [("dx", d) for d in _as_list(dx)]
+    arrays += [(f"gradient of {v.name!r}", v.grad) for v in layer.trainable_weights]
+    arrays += [(f"weight {v.name!r}", v.value) for v in layer.weights]
+    for name, array in arrays:
+        if array.dtype != np.float32:
+            raise AssertionError(f"run_layer_test: float32 in gave a {array.dtype} {name}")
+    if training and getattr(layer, "_rng", None) is not None:
+        return  # the two layers draw different random numbers
+    reference = _as_list(layer64(x, training=training))
+    for out, ref in zip(outputs, reference):
+        scale = max(1.0, float(np.abs(ref).max())) if ref.size else 1.0
+        _assert_close("float32 output against float64", out, ref, rtol, rtol * scale)
+
+
+def _check_config_round_trip(layer_cls, layer, x, build_shape, training):
+    config = layer.get_config()
+    try:
+        json.dumps(config)
+    except TypeError as error:
+        raise AssertionError(f"run_layer_test: get_config() is not JSON-safe: {error}") from None
+    clone = layer_cls.from_config(config)
+    if type(clone) is not layer_cls or clone.get_config() != config:
+        raise AssertionError(f"run_layer_test: from_config(get_config()) gave "
+                             f"{clone.get_config()}; expected {config}")
+    clone.ensure_built(build_shape)
+    clone.set_weights(layer.get_weights())
+    modes = [False] if training is False or getattr(layer, "_rng", None) is not None else [
+        False, True]
+    for mode in modes:
+        clone.set_weights(layer.get_weights())
+        for ours, theirs in zip(_as_list(layer(x, training=mode)), _as_list(clone(x, training=mode)),
+                                strict=True):
+            if not np.array_equal(ours, theirs):
+                raise AssertionError(f"run_layer_test: the layer rebuilt from its config computes "
+                                     f"another function (training={mode})")
