@@ -74,6 +74,18 @@ class Model(Layer):
         pass
 
     @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """Freezing (or unfreezing) a model sets every one of its layers, as Keras does: a frozen
+        BatchNormalization inside then runs in inference mode."""
+        Layer.trainable.fset(self, value)
+        for layer in self.layers if getattr(self, "_graph", None) is not None else ():
+            layer.trainable = value
+
+    @property
     def input_spec_shape(self):
         """The input's shape without the batch axis (single-input models), else None."""
         graph_inputs = self.inputs if getattr(self, "_graph", None) is not None else []
