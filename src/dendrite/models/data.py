@@ -195,6 +195,11 @@ class Batches:
         batches = math.ceil(self.size / self.batch_size) if self.size else 0
         return batches if self.steps is None else self.steps
 
+    @property
+    def epoch_steps(self):
+        """Batches per epoch (as :class:`BatchStream` names it)."""
+        return len(self)
+
     def warn_if_dry(self):
         """Warn as Keras does and return True when ``steps`` asked for more batches than exist."""
         if self.ran_dry:
@@ -267,7 +272,9 @@ class BatchStream:
             check_number(who, "len(x)", length, integer=True, low=0, expected="an integer >= 0")
             check_not_empty(length, who.split(":")[0], "the PyDataset (len)")
 
-    def __len__(self):
+    @property
+    def epoch_steps(self):
+        """Batches per epoch, or None while an iterator's length is unknown."""
         if self.steps is not None:
             return self.steps
         return len(self.source) if isinstance(self.source, PyDataset) else None

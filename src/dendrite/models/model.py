@@ -202,30 +202,45 @@ class Model(Layer):
                              "first layer an input shape or call the model on data first.")
         return sum(v.size for v in self.weights)
 
-    def summary(self, print_fn=None, line_length=78):
-        """Print a table of layers, output shapes and parameter counts (Keras's layout)."""
+    def summary(self, print_fn=None, line_length=None):
+        """Print a table of layers, output shapes and parameter counts (Keras's layout).
+
+        A functional model lists each layer once with a "Connected to" column naming, for every
+        call of the layer, the tensors it read as ``layer[node_index][tensor_index]``; a shared
+        layer's parameters are counted once. Sequential models omit the column.
+        """
         print_fn = print_fn or print
         if self._graph is None:
             raise ValueError(f"{describe(self)}: summary() needs a built model; give the first "
                              "layer an input shape or call the model on data first.")
-        widths = (int(line_length * 0.4), int(line_length * 0.33))
-        rule = "─" * line_length
-        rows = [("Layer (type)", "Output Shape", "Param #")]
-        nodes = [t.node for t in self.inputs] if not self._hide_input_layer else []
-        nodes += self._graph.nodes
-        counted = set()
+        connected = not self._hide_input_layer
+        line_length = line_length or (110 if connected else 78)
+        fractions = (0.3, 0.25, 0.12) if connected else (0.4, 0.33, 0.27)
+        widths = [int(line_length * f) for f in fractions]
+        widths.append(line_length - sum(widths))
+        header = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if connected else [])
+        rows = []
+        nodes = ([t.node for t in self.inputs] if connected else []) + self._graph.nodes
+        calls = {}
         for node in nodes:
-            shapes = [t.shape for t in node.outputs]
-            shape = shapes[0] if len(shapes) == 1 else shapes
-            # a shared layer's parameters are counted at its first call only
-            params = 0 if id(node.layer) in counted else sum(v.size for v in node.layer.weights)
-            counted.add(id(node.layer))
-            rows.append((f"{node.layer.name} ({type(node.layer).__name__})", str(shape),
-                         f"{params:,}"))
+            calls.setdefault(id(node.layer), []).append(node)
+        for layer_nodes in calls.values():
+            layer = layer_nodes[0].layer
+            shapes = [t.shape for t in layer_nodes[0].outputs]
+            inputs = [f"{t.node.layer.name}[{_node_index(t.node)}][{t.index}]"
+                      for node in layer_nodes for t in node.inputs]
+            rows.append([f"{layer.name} ({type(layer).__name__})",
+                         str(shapes[0] if len(shapes) == 1 else shapes),
+                         f"{sum(v.size for v in layer.weights):,}",
+                         ", ".join(inputs) or "-"][:len(header)])
+        rule = "─" * line_length
         lines = [f'Model: "{self.name}"', rule]
-        for i, (name, shape, params) in enumerate(rows):
-            lines.append(f"{name:<{widths[0] - 1}} {shape:<{widths[1] - 1}} "
-                         f"{params:>{line_length - sum(widths)}}")
+        for i, row in enumerate([header, *rows]):
+            cells = [f"{row[0]:<{widths[0] - 1}}", f"{row[1]:<{widths[1] - 1}}",
+                     f"{row[2]:>{widths[2] - 1}}"]
+            if connected:
+                cells.append(f"  {row[3]}")
+            lines.append(" ".join(cells).rstrip())
             lines.append("═" * line_length if i == 0 else rule)
         trainable = sum(v.size for v in self.trainable_weights)
         total = self.count_params()
@@ -346,7 +361,7 @@ class Model(Layer):
     def _predict_stream(self, source, steps, callbacks):
         batches = data.BatchStream(source, steps, data.batch_converter(self, "predict: x", False),
                                    "predict: x")
-        callback_list = CallbackList(callbacks or [], self, {"steps": len(batches)})
+        callback_list = CallbackList(callbacks or [], self, {"steps": batches.epoch_steps})
         callback_list.on_predict_begin()
         results = [[] for _ in self.outputs] if self._graph else None
         for step, batch in enumerate(batches):
@@ -472,13 +487,14 @@ class Model(Layer):
                                                       validation_steps)
         class_weights = data.class_weight_table(class_weight, self) if self._graph else None
         self.history = History()
-        callback_list = self._callbacks(callbacks, verbose, epochs, len(batches))
+        callback_list = self._callbacks(callbacks, verbose, epochs, batches.epoch_steps)
         self.stop_training = False
         callback_list.on_train_begin()
         n_in, n_out = len(self.inputs) if self._graph else 0, 0
         for epoch in range(initial_epoch, epochs):
             self.compiled.reset()
             callback_list.on_epoch_begin(epoch)
+            steps_done = 0
             for step, batch in enumerate(batches):
                 if not n_in:  # a Sequential built on the first batch of a generator
                     self._training_setup()
@@ -496,7 +512,9 @@ class Model(Layer):
                         f"{step + 1}; training stopped before applying that update. Lower the "
                         "learning rate or check the data for NaN/inf values.")
                 callback_list.on_train_batch_end(step, self.compiled.results())
-            if batches.warn_if_dry():
+                steps_done += 1
+            ran_dry = batches.warn_if_dry()  # Keras: log the partial epoch, then stop
+            if ran_dry and not steps_done:
                 break
             _check_weights_finite(self, epoch)
             logs = self.compiled.results()
@@ -511,7 +529,7 @@ class Model(Layer):
                         "for NaN/inf values.")
                 logs.update({f"val_{key}": value for key, value in val_logs.items()})
             callback_list.on_epoch_end(epoch, logs)
-            if self.stop_training:
+            if self.stop_training or ran_dry:
                 break
         callback_list.on_train_end()
         return self.history
@@ -598,6 +616,14 @@ def _check_weights_finite(model, epoch):
         raise FloatingPointError(
             f"{describe(model)}: weights became NaN or infinite at the end of epoch {epoch + 1} "
             f"({', '.join(bad)}). Lower the learning rate or check the data for NaN/inf values.")
+
+
+def _node_index(node):
+    """The position of ``node`` among its layer's calls (Keras's node index)."""
+    for index, candidate in enumerate(node.layer._inbound_nodes):
+        if candidate is node:
+            return index
+    return 0
 
 
 def _symbolic(x):
