@@ -680,5 +680,7 @@ def test_summary_counts_a_shared_layer_once():
     lines = []
     model.summary(print_fn=lines.append)
     rows = [line for line in lines[0].splitlines() if line.startswith("twice")]
-    assert [row.split()[-1] for row in rows] == ["8", "0"]
-    assert "Total params: 8" in lines[0]
+    assert len(rows) == 1  # one row per layer, every call in "Connected to" (Keras's layout)
+    first, second = (t.node.layer.name for t in inputs)
+    assert rows[0].split()[2:] == ["(None,", "2)", "8", f"{first}[0][0],", f"{second}[0][0]"]
+    assert "Connected to" in lines[0] and "Total params: 8" in lines[0]
