@@ -1,4 +1,4 @@
-"""Kernel functions for convolution and pooling: the math the conv and pooling layers call.
+"""Kernel functions for convolution: the math the conv layers call (pooling: pooling_kernels).
 
 Layout: channels last. ``x`` is (batch, height, width, channels), a convolution kernel ``w`` is
 (kernel_h, kernel_w, in_channels, filters) as in Keras. Spatial arguments are pairs
@@ -85,161 +85,112 @@ def crop2d(x, pads):
 # ---------------------------------------------------------------------------- convolution
 
 
-def im2col(x, kernel_size, strides, dilation, out_size):
+def im2col(x, kernel_size, strides, dilation, out_size, bias_column=False):
     """Gather every receptive field of the (already padded) ``x`` into one row.
 
     # im2col: (N, H, W, C) -> (N*out_h*out_w, kh*kw*C), row (n, i, j) holding the window at (i, j)
 
-    A strided view (no copy) presents the windows as (N, out_h, out_w, kh, kw, C); the reshape makes
-    the one contiguous copy. A single-channel input is copied one window offset at a time into the
+    A strided view (no copy) presents the windows as (N, out_h, out_w, kh, kw, C); one copy writes
+    them into the matrix. A single-channel input is copied one window offset at a time into the
     transposed matrix instead (long contiguous runs: 3x faster for MNIST), and the result is its
     (Fortran-ordered) transpose view; matrix products accept either order.
+
+    With ``bias_column`` the matrix gets one more column of ones, so that a product with the kernel
+    stacked on the bias adds the bias for free (a whole pass over the output saved).
     """
+    xp = get_array_module(x)
     kh, kw = kernel_size
     out_h, out_w = out_size
     n, _, _, c = x.shape
+    extra = 1 if bias_column else 0
     if c == 1:
-        xp = get_array_module(x)
-        cols_t = xp.empty((kh, kw, n, out_h, out_w), dtype=x.dtype)
+        cols_t = xp.empty((kh * kw + extra, n * out_h * out_w), dtype=x.dtype)
+        cells = cols_t[: kh * kw].reshape(kh, kw, n, out_h, out_w)
         for i, j, index in _windows(kernel_size, out_size, strides, dilation):
-            cols_t[i, j] = x[index][..., 0]
-        return cols_t.reshape(kh * kw, -1).T
+            cells[i, j] = x[index][..., 0]
+        if bias_column:
+            cols_t[-1] = 1
+        return cols_t.T
     s_n, s_h, s_w, s_c = x.strides
     windows = as_strided(
         x,
         (n, out_h, out_w, kh, kw, c),
         (s_n, s_h * strides[0], s_w * strides[1], s_h * dilation[0], s_w * dilation[1], s_c),
     )
-    return windows.reshape(-1, kh * kw * c)
+    cols = xp.empty((n * out_h * out_w, kh * kw * c + extra), dtype=x.dtype)
+    cols[:, : kh * kw * c].reshape(n, out_h, out_w, kh, kw, c)[...] = windows  # a view: no copy
+    if bias_column:
+        cols[:, -1] = 1
+    return cols
+
+
+def col2im(dcols, x_shape, kernel_size, strides, dilation, pads):
+    """The adjoint of :func:`im2col`: add each row's window back onto the pixels it was read from.
+
+    ``dcols`` is (N*out_h*out_w, kh*kw*C); returns dX, (N, H, W, C) for the unpadded ``x_shape``.
+    One strided ``+=`` per window offset, each over the whole batch.
+    """
+    xp = get_array_module(dcols)
+    (top, bottom), (left, right) = pads
+    n, h, w, c = x_shape
+    kh, kw = kernel_size
+    dx = xp.zeros((n, h + top + bottom, w + left + right, c), dtype=dcols.dtype)
+    out_size = (output_length(h, kh, strides[0], pads[0], dilation[0]),
+                output_length(w, kw, strides[1], pads[1], dilation[1]))
+    cells = dcols.reshape(n, *out_size, kh, kw, c)
+    for i, j, index in _windows(kernel_size, out_size, strides, dilation):
+        dx[index] += cells[:, :, :, i, j]
+    return crop2d(dx, pads)
 
 
 def conv2d_forward(x, w, b, strides, pads, dilation):
     """z = conv(x, w) + b, by im2col and one matrix product.
+
+    With a bias, the im2col matrix carries a column of ones and the product is with the kernel
+    stacked on the bias: z = [cols, 1] @ [[W], [b]] (no separate pass adding b).
 
     Args:
         x: (N, H, W, C). w: (kh, kw, C, F). b: (F,) or None.
         strides, dilation: pairs of positive ints. pads: ((top, bottom), (left, right)).
 
     Returns:
-        (z, cols): z is (N, out_h, out_w, F), a new array; cols the im2col matrix backward needs.
+        (z, cols): z is (N, out_h, out_w, F), a new array; cols the im2col matrix backward needs,
+        (N*out_h*out_w, kh*kw*C), with the column of ones last when ``b`` is given.
     """
+    xp = get_array_module(x)
     kh, kw, _, filters = w.shape
     out_size = (output_length(x.shape[1], kh, strides[0], pads[0], dilation[0]),
                 output_length(x.shape[2], kw, strides[1], pads[1], dilation[1]))
-    cols = im2col(pad2d(x, pads), (kh, kw), strides, dilation, out_size)
-    z = cols @ w.reshape(-1, filters)  # (N*out_h*out_w, kh*kw*C) @ (kh*kw*C, F)
+    cols = im2col(pad2d(x, pads), (kh, kw), strides, dilation, out_size, bias_column=b is not None)
+    kernel = w.reshape(-1, filters)
     if b is not None:
-        z += b
+        kernel = xp.concatenate([kernel, b.reshape(1, filters)])
+    z = cols @ kernel  # (N*out_h*out_w, kh*kw*C [+ 1]) @ (kh*kw*C [+ 1], F)
     return z.reshape(x.shape[0], *out_size, filters), cols
 
 
 def conv2d_backward(dz, cols, w, x_shape, strides, pads, dilation, dw, db=None, need_dx=True):
     """Gradients of :func:`conv2d_forward` given dz = dL/dz, (N, out_h, out_w, F).
 
-    dW = cols^T @ dz, db = sum of dz over batch and pixels, and dX by col2im, the adjoint of
-    im2col: dcols = dz @ W^T is computed one window offset (i, j) at a time, dz @ W[i, j]^T of shape
-    (N*out_h*out_w, C), and added onto the input pixels that offset read. dW and db are added into
-    ``dw`` and ``db`` (``+=``); returns dX, (N, H, W, C), or None when ``need_dx`` is false.
+    dW = cols^T @ dz (with the column of ones, its last row is db = the sum of dz over batch and
+    pixels, in the same product), and dX = col2im(dz @ W^T): one matrix product for all window
+    offsets (one large product is about twice as fast as one per offset), then :func:`col2im`.
+    dW and db are added into ``dw`` and ``db`` (``+=``); returns dX, (N, H, W, C), or None when
+    ``need_dx`` is false.
     """
     xp = get_array_module(dz)
     kh, kw, channels, filters = w.shape
+    size = kh * kw * channels
     dz2 = dz.reshape(-1, filters)
-    dw += (cols.T @ dz2).reshape(dw.shape)
+    grads = cols.T @ dz2  # (kh*kw*C [+ 1], F)
+    dw += grads[:size].reshape(dw.shape)
     if db is not None:
-        # db = sum of dz's rows, as the matrix-vector product ones @ dz (7x faster than .sum(0))
-        db += xp.ones(dz2.shape[0], dtype=dz.dtype) @ dz2
+        if cols.shape[1] > size:
+            db += grads[size]
+        else:
+            # db = sum of dz's rows, as the matrix-vector product ones @ dz (7x faster than .sum(0))
+            db += xp.ones(dz2.shape[0], dtype=dz.dtype) @ dz2
     if not need_dx:
         return None
-    (top, bottom), (left, right) = pads
-    n, out_h, out_w, _ = dz.shape
-    padded_shape = (n, x_shape[1] + top + bottom, x_shape[2] + left + right, channels)
-    dx = xp.zeros(padded_shape, dtype=dz.dtype)
-    for i, j, index in _windows((kh, kw), (out_h, out_w), strides, dilation):
-        dx[index] += (dz2 @ w[i, j].T).reshape(n, out_h, out_w, channels)
-    return crop2d(dx, pads)
-
-
-# ---------------------------------------------------------------------------- pooling
-
-
-def pool_output_size(x_shape, pool_size, strides, pads):
-    return tuple(output_length(x_shape[1 + a], pool_size[a], strides[a], pads[a]) for a in (0, 1))
-
-
-def max_pool2d_forward(x, pool_size, strides, pads):
-    """y = the maximum of each window; padding never wins (it is -inf).
-
-    Returns:
-        (y, x_padded): y is (N, out_h, out_w, C); x_padded is what backward reads.
-    """
-    xp = get_array_module(x)
-    out_size = pool_output_size(x.shape, pool_size, strides, pads)
-    x_padded = pad2d(x, pads, value=-xp.inf)
-    y = None
-    for _, _, index in _windows(pool_size, out_size, strides):
-        if y is None:
-            y = x_padded[index].copy()
-        else:
-            xp.maximum(y, x_padded[index], out=y)
-    return y, x_padded
-
-
-def max_pool2d_backward(dy, x_padded, y, pool_size, strides, pads):
-    """Route each window's gradient to one position: its first maximum in row-major window order.
-
-    (PyTorch's rule.) Where windows overlap, the contributions of several windows add up.
-    """
-    xp = get_array_module(dy)
-    out_size = dy.shape[1:3]
-    disjoint = strides[0] >= pool_size[0] and strides[1] >= pool_size[1]
-    dx = xp.zeros(x_padded.shape, dtype=dy.dtype)
-    remaining = dy.copy()  # the gradient of windows whose maximum is not found yet
-    last = pool_size[0] * pool_size[1] - 1
-    for k, (_, _, index) in enumerate(_windows(pool_size, out_size, strides)):
-        hit = x_padded[index] == y
-        if disjoint:
-            xp.multiply(remaining, hit, out=dx[index])
-        else:
-            dx[index] += remaining * hit
-        if k < last:
-            remaining *= ~hit
-    return crop2d(dx, pads)
-
-
-def sum_pool2d_forward(x, pool_size, strides, pads):
-    """y = the sum of each window; padding adds zeros. Returns y, (N, out_h, out_w, C)."""
-    out_size = pool_output_size(x.shape, pool_size, strides, pads)
-    x_padded = pad2d(x, pads)
-    y = None
-    for _, _, index in _windows(pool_size, out_size, strides):
-        if y is None:
-            y = x_padded[index].copy()
-        else:
-            y += x_padded[index]
-    return y
-
-
-def sum_pool2d_backward(dy, x_shape, pool_size, strides, pads):
-    """dX: every input element receives the dy of each window that contains it."""
-    xp = get_array_module(dy)
-    (top, bottom), (left, right) = pads
-    padded_shape = (x_shape[0], x_shape[1] + top + bottom, x_shape[2] + left + right, x_shape[3])
-    disjoint = strides[0] >= pool_size[0] and strides[1] >= pool_size[1]
-    dx = xp.zeros(padded_shape, dtype=dy.dtype)
-    for _, _, index in _windows(pool_size, dy.shape[1:3], strides):
-        if disjoint:
-            dx[index] = dy
-        else:
-            dx[index] += dy
-    return crop2d(dx, pads)
-
-
-def window_counts(x_shape, pool_size, strides, pads, xp, dtype):
-    """Real (unpadded) inputs in each window, shape (out_h, out_w, 1), for 'same' averaging."""
-    out_size = pool_output_size(x_shape, pool_size, strides, pads)
-    counts = []
-    for a in (0, 1):
-        start = xp.arange(out_size[a]) * strides[a] - pads[a][0]
-        stop = xp.minimum(start + pool_size[a], x_shape[1 + a])
-        counts.append(stop - xp.maximum(start, 0))
-    return (counts[0][:, None] * counts[1][None, :])[:, :, None].astype(dtype)
+    dcols = dz2 @ w.reshape(size, filters).T  # (N*out_h*out_w, kh*kw*C)
+    return col2im(dcols, x_shape, (kh, kw), strides, dilation, pads)

@@ -2,18 +2,7 @@
 and nearest-neighbour up-sampling. All 2-D, channels last by default."""
 
 from dendrite.backend import get_array_module
-from dendrite.conv_kernels import (
-    PADDINGS,
-    crop2d,
-    max_pool2d_backward,
-    max_pool2d_forward,
-    output_length,
-    pad2d,
-    padding_amounts,
-    sum_pool2d_backward,
-    sum_pool2d_forward,
-    window_counts,
-)
+from dendrite.conv_kernels import PADDINGS, crop2d, output_length, pad2d, padding_amounts
 from dendrite.errors import shape_error
 from dendrite.layers.base import Layer
 from dendrite.layers.conv import (
@@ -25,6 +14,13 @@ from dendrite.layers.conv import (
     normalize_tuple,
     split_image_shape,
     to_channels_last,
+)
+from dendrite.pooling_kernels import (
+    max_pool2d_backward,
+    max_pool2d_forward,
+    sum_pool2d_backward,
+    sum_pool2d_forward,
+    window_counts,
 )
 
 
@@ -73,7 +69,7 @@ class _Pooling2D(Layer):
         pads, _ = self._geometry(x.shape)
         x = to_channels_last(x, self.data_format)
         self._x_shape, self._pads = x.shape, pads
-        return from_channels_last(self._pool(x, pads), self.data_format)
+        return from_channels_last(self._pool(x, pads, training), self.data_format)
 
     def backward(self, dy):
         dx = self._unpool(to_channels_last(dy, self.data_format))
@@ -114,16 +110,18 @@ class MaxPooling2D(_Pooling2D):
         (8, 6, 5, 4)
     """
 
-    cache_attributes = ("_x_shape", "_pads", "_x_padded", "_y")
+    cache_attributes = ("_x_shape", "_pads", "_x_padded", "_y", "_argmax")
 
-    def _pool(self, x, pads):
-        y, self._x_padded = max_pool2d_forward(x, self.pool_size, self.strides, pads)
+    def _pool(self, x, pads, training):
+        # in training, windows that tile the image keep a record of their winners for backward
+        y, self._x_padded, self._argmax = max_pool2d_forward(
+            x, self.pool_size, self.strides, pads, argmax=training)
         self._y = y
         return y
 
     def _unpool(self, dy):
         return max_pool2d_backward(dy, self._x_padded, self._y, self.pool_size, self.strides,
-                                   self._pads)
+                                   self._pads, self._argmax)
 
 
 class SumPooling2D(_Pooling2D):
@@ -145,7 +143,7 @@ class SumPooling2D(_Pooling2D):
     def _divisor(self, x_shape, pads, xp, dtype):
         return None
 
-    def _pool(self, x, pads):
+    def _pool(self, x, pads, training):
         y = sum_pool2d_forward(x, self.pool_size, self.strides, pads)
         divisor = self._divisor(x.shape, pads, get_array_module(x), x.dtype)
         if divisor is not None:
