@@ -12,7 +12,7 @@ from dendrite.conv_kernels import (
     output_length,
     padding_amounts,
 )
-from dendrite.errors import arg_error, positive_int, shape_error
+from dendrite.errors import arg_error, is_integer, positive_int, shape_error
 from dendrite.layers.core import KernelLayer
 
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -23,18 +23,16 @@ DATA_FORMATS = ("channels_last", "channels_first")
 
 def normalize_tuple(owner, argument, value, rank, minimum=1):
     """``value`` (an int or ``rank`` ints, each >= ``minimum``) as a tuple of ``rank`` ints."""
-    items = (value,) * rank if isinstance(value, int) and not isinstance(value, bool) else value
+    items = (value,) * rank if is_integer(value) else value
     try:
         items = tuple(items)
     except TypeError:
         items = ()
-    if len(items) != rank or any(
-        isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in items
-    ):
+    if len(items) != rank or any(not is_integer(v) or v < minimum for v in items):
         kind = "positive" if minimum == 1 else "non-negative"
         expected = f"a {kind} int" + (f" or a tuple of {rank} {kind} ints" if rank > 1 else "")
         raise arg_error(owner, argument, expected, value)
-    return items
+    return tuple(int(v) for v in items)
 
 
 def normalize_choice(owner, argument, value, valid):

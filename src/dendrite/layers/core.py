@@ -3,7 +3,16 @@
 import math
 
 from dendrite import activations, backend, initializers, regularizers
-from dendrite.errors import arg_error, fraction, positive_int, shape_error
+from dendrite.errors import (
+    arg_error,
+    check_bool,
+    check_number,
+    fraction,
+    is_integer,
+    positive_int,
+    seed_value,
+    shape_error,
+)
 from dendrite.kernels import (
     dropout_mask,
     gaussian_noise,
@@ -34,7 +43,7 @@ class KernelLayer(Layer):
                  **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool(self, "use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
@@ -185,10 +194,11 @@ class ReLU(Layer):
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
-        if max_value is not None and max_value < 0:
-            raise arg_error(self, "max_value", "None or >= 0", max_value)
-        if negative_slope < 0:
-            raise arg_error(self, "negative_slope", ">= 0", negative_slope)
+        max_value = check_number(self, "max_value", max_value, low=0, allow_none=True,
+                                 expected="None or >= 0")
+        negative_slope = check_number(self, "negative_slope", negative_slope, low=0,
+                                      expected=">= 0")
+        threshold = check_number(self, "threshold", threshold)
         self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
 
     def forward(self, x, training=False):
@@ -212,8 +222,8 @@ class LeakyReLU(Activation):
     """f(x) = x for x > 0, else negative_slope * x. Default negative_slope=0.3 (Keras's layer)."""
 
     def __init__(self, negative_slope=0.3, **kwargs):
-        if negative_slope < 0:
-            raise arg_error("LeakyReLU", "negative_slope", ">= 0", negative_slope)
+        negative_slope = check_number("LeakyReLU", "negative_slope", negative_slope, low=0,
+                                      expected=">= 0")
         super().__init__(activations.LeakyReLU(negative_slope), **kwargs)
         self.negative_slope = negative_slope
 
@@ -227,6 +237,7 @@ class ELU(Activation):
     """f(x) = x for x > 0, else alpha * (exp(x) - 1). Default alpha=1.0."""
 
     def __init__(self, alpha=1.0, **kwargs):
+        alpha = check_number("ELU", "alpha", alpha)
         super().__init__(activations.ELU(alpha), **kwargs)
         self.alpha = alpha
 
@@ -240,6 +251,7 @@ class Softmax(Activation):
     """Softmax over ``axis`` (default -1)."""
 
     def __init__(self, axis=-1, **kwargs):
+        axis = check_number("Softmax", "axis", axis, integer=True)
         super().__init__(activations.Softmax(axis), **kwargs)
         self.axis = axis
 
@@ -257,7 +269,7 @@ class _NoiseLayer(Layer):
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rate = fraction(self, "rate", rate)
-        self.seed = seed
+        self.seed = seed_value(self, seed)
         self._rng = backend.make_generator(seed)
         self._noise = None
 
@@ -325,11 +337,12 @@ class Reshape(Layer):
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
-        target_shape = tuple(target_shape)
+        received = target_shape
+        target_shape = tuple(target_shape) if isinstance(target_shape, (tuple, list)) else (None,)
         if sum(d == -1 for d in target_shape) > 1 or any(
-                not isinstance(d, int) or (d < 1 and d != -1) for d in target_shape):
-            raise arg_error(self, "target_shape", "positive ints with at most one -1", target_shape)
-        self.target_shape = target_shape
+                not is_integer(d) or (d < 1 and d != -1) for d in target_shape):
+            raise arg_error(self, "target_shape", "positive ints with at most one -1", received)
+        self.target_shape = tuple(int(d) for d in target_shape)
 
     def forward(self, x, training=False):
         target = self.compute_output_shape(tuple(x.shape))
