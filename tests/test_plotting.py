@@ -136,3 +136,41 @@ def test_feature_maps_equal_the_extractors_output(convnet, tmp_path):
     np.testing.assert_allclose(model.predict(x[7:8], verbose=0), model(x[7:8]))
     assert (tmp_path / "maps.png").stat().st_size > 1000
     assert_not_blank(figure)
+
+
+def test_plot_model_draws_layers_with_shapes(tmp_path):
+    pytest.importorskip("graphviz")
+    inputs = dd.Input(shape=(8,), name="pixels")
+    hidden = layers.Dense(4, activation="relu", name="hidden")(inputs)
+    left = layers.Dense(3, activation="softmax", name="left")(hidden)
+    right = layers.Dense(1, name="right")(hidden)
+    model = dd.models.Model(inputs, [left, right])
+    dot = dd.utils.model_to_dot(model, show_shapes=True, show_layer_names=True,
+                                show_layer_activations=True)
+    source = dot.source
+    for text in ("<b>pixels</b> (InputLayer)", "<b>hidden</b> (Dense)", "<b>left</b> (Dense)",
+                 "Input shape: (None, 4)", "Output shape: (None, 3)", "Activation: relu"):
+        assert text in source
+    assert source.count("->") == 3  # pixels -> hidden -> left, hidden -> right
+    dd.utils.plot_model(model, tmp_path / "model.dot", show_shapes=True)
+    assert "Output shape: (None, 1)" in (tmp_path / "model.dot").read_text()
+    with pytest.raises(ValueError, match="rankdir must be 'TB' or 'LR'; got rankdir='BT'"):
+        dd.utils.plot_model(model, tmp_path / "m.png", rankdir="BT")
+    import shutil
+
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot program is not installed")
+    dd.utils.plot_model(model, tmp_path / "model.png", show_shapes=True)
+    from matplotlib.image import imread
+
+    pixels = imread(tmp_path / "model.png")
+    assert pixels.shape[0] > 200 and pixels.std() > 0.1
+
+
+def test_plot_model_without_graphviz_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "graphviz", None)
+    model = dd.Sequential([dd.Input(shape=(3,)), layers.Dense(2)])
+    with pytest.raises(ImportError, match=r"pip install dendrite\[graph\]"):
+        dd.utils.plot_model(model, "unused.png")

@@ -4,7 +4,10 @@ import random
 
 from dendrite import backend
 from dendrite.backend import host as np
+from dendrite.saving.serialization import register_serializable  # noqa: F401
 from dendrite.utils.pydataset import PyDataset, Sequence  # noqa: F401
+from dendrite.utils.plot_model import model_to_dot, plot_model  # noqa: F401
+from dendrite.utils.sequences import pad_sequences  # noqa: F401
 
 
 def set_random_seed(seed):
