@@ -12,7 +12,7 @@ Numerics: sigmoid, softmax, log_softmax and softplus never overflow or return Na
 """
 
 from dendrite.backend import erf, get_array_module
-from dendrite.errors import lookup
+from dendrite.saving import serialization
 
 _SQRT_2 = 1.4142135623730951
 _INV_SQRT_2PI = 0.3989422804014327
@@ -335,35 +335,37 @@ _CLASSES = {
     for cls in (Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, SiLU, GELU, Softmax, LogSoftmax)
 }
 _ALIASES = {"swish": "silu", None: "linear"}
+serialization.register_builtins("activations", _CLASSES, names={**_CLASSES, "swish": SiLU},
+                                base=Activation)
 
 
 def get(identifier):
     """Return an :class:`Activation` for a name, an Activation, None (linear), a function above or
-    a dict from :func:`serialize`.
+    a dict from :func:`serialize` (or Keras's ``{"class_name": "function", "config": name}``).
 
     Raises ValueError naming the bad identifier and listing the valid names.
     """
     if isinstance(identifier, Activation):
         return identifier
-    if isinstance(identifier, dict):
-        cls = lookup("activation", identifier.get("class_name"), _CLASSES)
-        return cls(**identifier.get("config", {}))
     if callable(identifier) and getattr(identifier, "__module__", None) == __name__:
         identifier = identifier.__name__
-    if identifier is None or isinstance(identifier, str):
-        name = _ALIASES.get(identifier, identifier)
-        return lookup("activation", name, {**_CLASSES, "swish": SiLU})()
     if isinstance(identifier, dict):
-        cls = lookup("activation", identifier["class_name"], _CLASSES)
-        return cls(**identifier.get("config", {}))
+        return serialization.deserialize("activations", identifier)
+    if identifier is None or isinstance(identifier, str):
+        return serialization.deserialize("activations", _ALIASES.get(identifier, identifier))
     raise ValueError(f"Unknown activation {identifier!r}. Valid names: {sorted(_CLASSES)}.")
 
 
 def serialize(activation):
-    """What :func:`get` turns back into ``activation``: its name, or ``{"class_name": name,
-    "config": {...}}`` when its parameters (gelu's ``approximate``, elu's ``alpha`` ...) differ
-    from the defaults."""
-    cls, params = _CLASSES.get(activation.name), vars(activation)
-    if type(activation) is not cls or params == vars(cls()):
+    """What :func:`get` turns back into ``activation``: its name (Keras's form), or
+    ``{"class_name": name, "config": {...}}`` when its parameters (gelu's ``approximate``, elu's
+    ``alpha`` ...) differ from the defaults; a registered user class in Keras's form.
+
+    Raises ValueError for an Activation whose class is not registered."""
+    cls = _CLASSES.get(activation.name)
+    if type(activation) is not cls:
+        return serialization.serialize(activation)
+    params = vars(activation)
+    if params == vars(cls()):
         return activation.name
     return {"class_name": activation.name, "config": dict(params)}

@@ -13,7 +13,8 @@ a 1-D shape has fan_in = fan_out = shape[0].
 import math
 
 from dendrite import backend
-from dendrite.errors import arg_error, lookup
+from dendrite.errors import arg_error
+from dendrite.saving import serialization
 
 # Standard deviation of a unit normal truncated to [-2, 2]; dividing by it restores the variance.
 _TRUNCATION_STD = 0.87962566103423978
@@ -198,30 +199,64 @@ LecunNormal = _preset("LecunNormal", 1.0, "fan_in", "truncated_normal",
 LecunUniform = _preset("LecunUniform", 1.0, "fan_in", "uniform",
                        "LeCun uniform: U[-l, l], l = sqrt(3 / fan_in).")
 
+class Orthogonal(Initializer):
+    """A (scaled) random orthogonal matrix (Saxe et al., 2014), Keras's recurrent default.
+
+    The shape is flattened to (prod(shape[:-1]), shape[-1]); a normal matrix of that shape (or
+    its transpose, whichever is taller) is QR-factorized and Q, with the signs of diag(R) folded
+    in so the distribution is uniform, is multiplied by ``gain`` (default 1.0).
+    """
+
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed)
+        if isinstance(gain, bool) or not isinstance(gain, (int, float)):
+            raise arg_error("Orthogonal", "gain", "a number", gain)
+        self.gain = float(gain)
+
+    def generate(self, shape, rng):
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal: shape must have at least 2 axes; got shape={shape}")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = backend.host.linalg.qr(a)
+        q *= backend.host.sign(backend.host.diag(r))
+        if rows < cols:
+            q = q.T
+        return backend.host.ascontiguousarray(self.gain * q).reshape(shape)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
 _CLASSES = {
     "zeros": Zeros, "ones": Ones, "constant": Constant, "random_normal": RandomNormal,
     "random_uniform": RandomUniform, "truncated_normal": TruncatedNormal,
     "variance_scaling": VarianceScaling, "glorot_normal": GlorotNormal,
     "glorot_uniform": GlorotUniform, "he_normal": HeNormal, "he_uniform": HeUniform,
-    "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform,
+    "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform, "orthogonal": Orthogonal,
 }
 _BY_CLASS_NAME = {cls.__name__: cls for cls in _CLASSES.values()}
-_ALIASES = {"xavier_normal": "glorot_normal", "xavier_uniform": "glorot_uniform"}
+_ALIASES = {"xavier_normal": "glorot_normal", "xavier_uniform": "glorot_uniform",
+            "uniform": "random_uniform", "normal": "random_normal"}
+
+
+serialization.register_builtins(
+    "initializers", _BY_CLASS_NAME,
+    names={**_CLASSES, **_BY_CLASS_NAME, **{a: _CLASSES[n] for a, n in _ALIASES.items()}},
+    base=Initializer)
 
 
 def get(identifier):
-    """An Initializer from a name (``"he_normal"`` or ``"HeNormal"``), a config dict or an instance."""
+    """An Initializer from a name (``"he_normal"`` or ``"HeNormal"``), a config dict (dendrite's or
+    Keras's form) or an instance."""
     if isinstance(identifier, Initializer):
         return identifier
-    if isinstance(identifier, dict):
-        cls = lookup("initializer", identifier["class_name"], _BY_CLASS_NAME)
-        return cls.from_config(identifier.get("config", {}))
-    if isinstance(identifier, str):
-        name = _ALIASES.get(identifier, identifier)
-        table = {**_CLASSES, **_BY_CLASS_NAME}
-        return lookup("initializer", name, table)()
+    if isinstance(identifier, (str, dict)):
+        return serialization.deserialize("initializers", identifier)
     raise ValueError(f"Unknown initializer {identifier!r}. Valid names: {sorted(_CLASSES)}.")
 
 
 def serialize(initializer):
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+    """Keras's form: ``{"module": "keras.initializers", "class_name", "config",
+    "registered_name"}``."""
+    return serialization.serialize(initializer)

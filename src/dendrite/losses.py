@@ -21,7 +21,8 @@ pre-activation, which never divides by p.
 
 from dendrite import activations
 from dendrite.backend import epsilon, get_array_module
-from dendrite.errors import arg_error, lookup
+from dendrite.errors import check_bool, check_choice, fraction
+from dendrite.saving import serialization
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", "none", None)
 
@@ -30,10 +31,7 @@ class Loss:
     """Base class. Subclasses define ``values(y_true, y_pred)`` and ``values_gradient``."""
 
     def __init__(self, reduction="sum_over_batch_size", name=None):
-        if reduction not in _REDUCTIONS:
-            raise arg_error(type(self).__name__, "reduction", f"one of {list(_REDUCTIONS)}",
-                            reduction)
-        self.reduction = reduction
+        self.reduction = check_choice(type(self).__name__, "reduction", reduction, _REDUCTIONS)
         self.name = name or _snake(type(self).__name__)
         self._cache = None
 
@@ -183,7 +181,7 @@ class BinaryCrossentropy(Loss):
     def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
                  name=None):
         super().__init__(reduction, name)
-        self.from_logits = bool(from_logits)
+        self.from_logits = check_bool(type(self).__name__, "from_logits", from_logits)
         self.label_smoothing = _smoothing(self, label_smoothing)
 
     def prepare(self, y_true, y_pred):
@@ -233,7 +231,7 @@ class CategoricalCrossentropy(Loss):
     def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
                  name=None):
         super().__init__(reduction, name)
-        self.from_logits = bool(from_logits)
+        self.from_logits = check_bool(type(self).__name__, "from_logits", from_logits)
         self.label_smoothing = _smoothing(self, label_smoothing)
 
     def prepare(self, y_true, y_pred):
@@ -288,7 +286,7 @@ class SparseCategoricalCrossentropy(Loss):
 
     def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None):
         super().__init__(reduction, name)
-        self.from_logits = bool(from_logits)
+        self.from_logits = check_bool(type(self).__name__, "from_logits", from_logits)
 
     def prepare(self, y_true, y_pred):
         xp = get_array_module(y_pred)
@@ -369,9 +367,7 @@ def _add_at_labels(array, labels, value):
 
 
 def _smoothing(loss, value):
-    if not 0 <= value <= 1:
-        raise arg_error(type(loss).__name__, "label_smoothing", "a float in [0, 1]", value)
-    return float(value)
+    return fraction(type(loss).__name__, "label_smoothing", value, closed_right=True)
 
 
 # ------------------------------------------------------------------- functions (per-sample values)
@@ -421,21 +417,24 @@ _ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error",
             "MSE": "mean_squared_error", "MAE": "mean_absolute_error"}
 
 
+serialization.register_builtins(
+    "losses", _BY_CLASS_NAME,
+    names={**_CLASSES, **_BY_CLASS_NAME, **{a: _CLASSES[n] for a, n in _ALIASES.items()}},
+    base=Loss)
+
+
 def get(identifier):
     """A Loss from a name (``"categorical_crossentropy"``, ``"mse"``, ``"MeanSquaredError"``),
-    one of the functions above, a config dict or an instance."""
+    one of the functions above, a config dict (dendrite's or Keras's form) or an instance."""
     if isinstance(identifier, Loss):
         return identifier
     if callable(identifier) and getattr(identifier, "__module__", None) == __name__:
         identifier = identifier.__name__
-    if isinstance(identifier, dict):
-        cls = lookup("loss", identifier["class_name"], _BY_CLASS_NAME)
-        return cls.from_config(identifier.get("config", {}))
-    if isinstance(identifier, str):
-        name = _ALIASES.get(identifier, identifier)
-        return lookup("loss", name, {**_CLASSES, **_BY_CLASS_NAME})()
+    if isinstance(identifier, (str, dict)):
+        return serialization.deserialize("losses", identifier)
     raise ValueError(f"Unknown loss {identifier!r}. Valid names: {sorted(_CLASSES)}.")
 
 
 def serialize(loss):
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    """Keras's form (``{"module": "keras.losses", ...}``) of a built-in or registered Loss."""
+    return serialization.serialize(loss)

@@ -8,7 +8,7 @@ than y_pred (or one column against several), categorical accuracy otherwise.
 """
 
 from dendrite.backend import get_array_module, host
-from dendrite.errors import lookup
+from dendrite.saving import serialization
 
 
 def _labels(y):
@@ -201,6 +201,8 @@ _CLASSES = {
     "precision": Precision, "recall": Recall,
 }
 _BY_CLASS_NAME = {cls.__name__: cls for cls in _CLASSES.values()}
+serialization.register_builtins("metrics", _BY_CLASS_NAME, names={**_CLASSES, **_BY_CLASS_NAME},
+                                base=Metric, listed_extra=("accuracy", "acc"))
 
 
 def resolve_accuracy(y_true_shape, y_pred_shape):
@@ -213,7 +215,7 @@ def resolve_accuracy(y_true_shape, y_pred_shape):
 
 
 def get(identifier, y_true_shape=None, y_pred_shape=None):
-    """A Metric from a name, a function above, or an instance.
+    """A Metric from a name, a function above, a config dict or an instance.
 
     "accuracy" / "acc" need the shapes and keep the name the user gave.
     """
@@ -224,10 +226,14 @@ def get(identifier, y_true_shape=None, y_pred_shape=None):
     if identifier in ("accuracy", "acc"):
         resolved = resolve_accuracy(tuple(y_true_shape), tuple(y_pred_shape))
         return _CLASSES[resolved](name=identifier)
-    if isinstance(identifier, str):
-        return lookup("metric", identifier, {**_CLASSES, **_BY_CLASS_NAME,
-                                             "accuracy": None, "acc": None})()
+    if isinstance(identifier, (str, dict)):
+        return serialization.deserialize("metrics", identifier)
     if callable(identifier):
         return MeanMetricWrapper(identifier)
     raise ValueError(f"Unknown metric {identifier!r}. Valid names: "
                      f"{sorted([*_CLASSES, 'accuracy'])}.")
+
+
+def serialize(metric):
+    """Keras's form (``{"module": "keras.metrics", ...}``) of a built-in or registered Metric."""
+    return serialization.serialize(metric)

@@ -19,7 +19,14 @@ import math
 
 from dendrite import schedules
 from dendrite.backend import get_array_module
-from dendrite.errors import arg_error, check_unknown_kwargs, lookup
+from dendrite.errors import (
+    arg_error,
+    check_bool,
+    check_unknown_kwargs,
+    fraction,
+    positive_number,
+)
+from dendrite.saving import serialization
 from dendrite.variables import FlatParameters
 
 
@@ -50,12 +57,7 @@ class Optimizer:
         self._kept_state = {}
 
     def _positive(self, key, value, allow_zero=False):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
-            value >= 0 if allow_zero else value > 0) and math.isfinite(value)
-        if not ok:
-            raise arg_error(type(self).__name__, key,
-                            "a non-negative number" if allow_zero else "a positive number", value)
-        return float(value)
+        return positive_number(type(self).__name__, key, value, allow_zero=allow_zero)
 
     # -------------------------------------------------------------- learning rate
 
@@ -175,10 +177,8 @@ class Optimizer:
 
     def get_config(self):
         lr = self._learning_rate
-        if isinstance(lr, schedules.LearningRateSchedule):
+        if callable(lr):  # a schedule; a plain function raises, naming it
             lr = schedules.serialize(lr)
-        elif callable(lr):
-            lr = None  # a plain function cannot be written to a config
         return {"name": self.name, "learning_rate": lr,
                 "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
                 "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
@@ -203,9 +203,8 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        if isinstance(momentum, bool) or not 0 <= momentum < 1:
-            raise arg_error("SGD", "momentum", "a float in [0, 1)", momentum)
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.momentum = fraction("SGD", "momentum", momentum)
+        self.nesterov = check_bool("SGD", "nesterov", nesterov)
 
     state_names = ("m",)
 
@@ -283,12 +282,10 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
                  **kwargs):
         super().__init__(learning_rate, **kwargs)
-        if not 0 <= rho < 1:
-            raise arg_error("RMSprop", "rho", "a float in [0, 1)", rho)
-        if not 0 <= momentum < 1:
-            raise arg_error("RMSprop", "momentum", "a float in [0, 1)", momentum)
-        self.rho, self.momentum = float(rho), float(momentum)
-        self.epsilon, self.centered = self._positive("epsilon", epsilon), bool(centered)
+        self.rho = fraction("RMSprop", "rho", rho)
+        self.momentum = fraction("RMSprop", "momentum", momentum)
+        self.epsilon = self._positive("epsilon", epsilon)
+        self.centered = check_bool("RMSprop", "centered", centered)
 
     state_names = ("velocity", "average_gradient", "m")
 
@@ -345,15 +342,14 @@ class Adam(Optimizer):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
                  epsilon_form="keras", **kwargs):
         super().__init__(learning_rate, **kwargs)
-        for key, value in (("beta_1", beta_1), ("beta_2", beta_2)):
-            if isinstance(value, bool) or not 0 <= value < 1:
-                raise arg_error(type(self).__name__, key, "a float in [0, 1)", value)
+        owner = type(self).__name__
+        self.beta_1 = fraction(owner, "beta_1", beta_1)
+        self.beta_2 = fraction(owner, "beta_2", beta_2)
         if epsilon_form not in ("keras", "paper"):
-            raise arg_error(type(self).__name__, "epsilon_form", "'keras' or 'paper'",
-                            epsilon_form)
-        self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
-        self.epsilon, self.amsgrad = self._positive("epsilon", epsilon), bool(amsgrad)
+            raise arg_error(owner, "epsilon_form", "'keras' or 'paper'", epsilon_form)
         self.epsilon_form = epsilon_form
+        self.epsilon = self._positive("epsilon", epsilon)
+        self.amsgrad = check_bool(owner, "amsgrad", amsgrad)
 
     state_names = ("m", "v", "v_max")
 
@@ -411,18 +407,21 @@ _CLASSES = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam, "a
 _BY_CLASS_NAME = {cls.__name__: cls for cls in _CLASSES.values()}
 
 
+serialization.register_builtins("optimizers", _BY_CLASS_NAME, names=_CLASSES, base=Optimizer)
+
+
 def get(identifier):
     """An Optimizer from a name (``"adam"``, defaults), a config dict or an instance."""
     if isinstance(identifier, Optimizer):
         return identifier
-    if isinstance(identifier, dict):
-        cls = lookup("optimizer", identifier["class_name"], _BY_CLASS_NAME)
-        return cls.from_config(identifier.get("config", {}))
-    if isinstance(identifier, str):
-        return lookup("optimizer", identifier.lower() if identifier in _BY_CLASS_NAME else
-                      identifier, _CLASSES)()
+    if isinstance(identifier, str) and identifier in _BY_CLASS_NAME:
+        identifier = identifier.lower()
+    if isinstance(identifier, (str, dict)):
+        return serialization.deserialize("optimizers", identifier)
     raise ValueError(f"Unknown optimizer {identifier!r}. Valid names: {sorted(_CLASSES)}.")
 
 
 def serialize(optimizer):
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    """Keras's form (``{"module": "keras.optimizers", ...}``). Raises ValueError if the learning
+    rate is a plain function, which a config cannot hold."""
+    return serialization.serialize(optimizer)

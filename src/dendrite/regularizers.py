@@ -5,7 +5,8 @@ The model adds ``regularizer(w)`` to the reported loss and ``regularizer.gradien
 """
 
 from dendrite.backend import get_array_module
-from dendrite.errors import arg_error, lookup
+from dendrite.errors import arg_error
+from dendrite.saving import serialization
 
 
 class Regularizer:
@@ -88,19 +89,19 @@ class L2(L1L2):
 _CLASSES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2}
 
 
+serialization.register_builtins("regularizers", {"L1": L1, "L2": L2, "L1L2": L1L2},
+                                names=_CLASSES, base=Regularizer)
+
+
 def get(identifier):
     """A Regularizer from None, a name (``"l2"``), a config dict or an instance."""
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
-    if isinstance(identifier, dict):
-        cls = lookup("regularizer", identifier["class_name"], _CLASSES)
-        return cls.from_config(identifier.get("config", {}))
-    if isinstance(identifier, str):
-        return lookup("regularizer", identifier, _CLASSES)()
+    if isinstance(identifier, (str, dict)):
+        return serialization.deserialize("regularizers", identifier)
     raise ValueError(f"Unknown regularizer {identifier!r}. Valid names: {sorted(_CLASSES)}.")
 
 
 def serialize(regularizer):
-    if regularizer is None:
-        return None
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    """Keras's form (``{"module": "keras.regularizers", ...}``); None for None."""
+    return serialization.serialize(regularizer)

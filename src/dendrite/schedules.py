@@ -7,7 +7,8 @@ learning rate; pass it as ``learning_rate`` to any optimizer. Also reachable as
 
 import math
 
-from dendrite.errors import arg_error, lookup, positive_int
+from dendrite.errors import arg_error, positive_int
+from dendrite.saving import serialization
 
 
 class LearningRateSchedule:
@@ -111,13 +112,18 @@ class CosineDecay(LearningRateSchedule):
 _CLASSES = {cls.__name__: cls for cls in (ExponentialDecay, InverseTimeDecay, CosineDecay)}
 
 
+serialization.register_builtins("schedules", _CLASSES, base=LearningRateSchedule)
+
+
 def get(config):
-    """A schedule from ``{"class_name": ..., "config": {...}}`` or an instance."""
+    """A schedule from ``{"class_name": ..., "config": {...}}`` (dendrite's or Keras's form) or
+    an instance."""
     if isinstance(config, LearningRateSchedule):
         return config
-    return lookup("learning-rate schedule", config["class_name"], _CLASSES).from_config(
-        config.get("config", {}))
+    return serialization.deserialize("schedules", config)
 
 
 def serialize(schedule):
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    """Keras's form (``{"module": "keras.optimizers.schedules", ...}``). Raises ValueError for a
+    plain function or an unregistered class, which a config cannot name."""
+    return serialization.serialize(schedule)

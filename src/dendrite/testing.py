@@ -262,8 +262,8 @@ def run_layer_test(layer_cls, init_kwargs=None, input_shape=None, *, input_data=
         layer_cls: the layer class.
         init_kwargs: constructor arguments, without ``dtype`` (the harness sets it).
         input_shape: shape with the batch axis, or a list of shapes for a multi-input layer; the
-            input is then ``scale`` * standard normal samples (seeded), moved at least 0.2 away
-            from each value in ``kinks`` (e.g. ``(0.0,)`` for ReLU).
+            input is then ``scale`` * standard normal samples (seeded), redrawn until each is
+            at least 0.2 * max(scale, 1) away from every value in ``kinks`` (``(0.0,)`` for ReLU).
         input_data: float64 array (or list) to use instead, e.g. distinct values for max pooling.
         expected_output: array (or list for several outputs) the float64 output must match.
         expected_output_shape: the output's expected shape (a list for several outputs).
@@ -361,12 +361,18 @@ def _layer_test_inputs(input_shape, input_data, kinks, scale, rng):
         raise ValueError("run_layer_test: give input_shape or input_data")
     multi = isinstance(input_shape, list)
     arrays = []
+    gap = 0.2 * max(scale, 1.0)
     for shape in (input_shape if multi else [input_shape]):
         a = scale * rng.standard_normal(tuple(shape))
-        for kink in kinks:  # push samples at least `gap` away from each kink
-            gap = 0.2 * max(scale, 1.0)
-            close = np.abs(a - kink) < gap
-            a[close] = kink + np.where(a[close] >= kink, gap, -gap)
+        for _ in range(1000):  # redraw the samples closer than `gap` to a kink
+            close = np.zeros(a.shape, dtype=bool)
+            for kink in kinks:
+                close |= np.abs(a - kink) < gap
+            if not close.any():
+                break
+            a[close] = scale * rng.standard_normal(int(close.sum()))
+        else:
+            raise ValueError(f"run_layer_test: cannot draw inputs {gap} away from kinks {kinks}")
         arrays.append(a)
     return arrays, multi
 
