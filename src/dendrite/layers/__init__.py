@@ -55,3 +55,10 @@ from dendrite.layers.merge import (
 
 __all__ += ["Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract",
             "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract"]
+
+from dendrite.layers.embedding import Embedding, Masking
+from dendrite.layers.normalization import LayerNormalization
+from dendrite.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
+
+__all__ += ["GRU", "LSTM", "Bidirectional", "Embedding", "LayerNormalization", "Masking",
+            "SimpleRNN", "TimeDistributed"]

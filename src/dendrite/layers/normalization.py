@@ -1,8 +1,15 @@
-"""Normalization layers: BatchNormalization."""
+"""Normalization layers: BatchNormalization, LayerNormalization."""
 
 from dendrite import initializers, regularizers
 from dendrite.backend import get_array_module
-from dendrite.errors import arg_error, describe, fraction, shape_error
+from dendrite.errors import (
+    arg_error,
+    check_bool,
+    check_number,
+    describe,
+    fraction,
+    shape_error,
+)
 from dendrite.layers.base import Layer
 
 
@@ -64,15 +71,12 @@ class BatchNormalization(Layer):
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(axis, bool) or not isinstance(axis, int):
-            raise arg_error(self, "axis", "an integer", axis)
-        self.axis = axis
+        self.axis = check_number(self, "axis", axis, integer=True, expected="an integer")
         self.momentum = fraction(self, "momentum", momentum, closed_right=True)
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or epsilon <= 0:
-            raise arg_error(self, "epsilon", "a positive float", epsilon)
-        self.epsilon = float(epsilon)
-        self.center = bool(center)
-        self.scale = bool(scale)
+        self.epsilon = check_number(self, "epsilon", epsilon, low=0, low_open=True,
+                                    expected="a positive float")
+        self.center = check_bool(self, "center", center)
+        self.scale = check_bool(self, "scale", scale)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
@@ -176,5 +180,124 @@ class BatchNormalization(Layer):
                 "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer":
                     initializers.serialize(self.moving_variance_initializer),
+                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
+
+
+class LayerNormalization(Layer):
+    """Layer normalization (Ba et al., 2016): each example normalized over its feature axes.
+
+        y = gamma * (x - mean) / sqrt(var + epsilon) + beta
+
+    with mean and the biased var taken per example over ``axis``, in training and inference alike
+    (no moving statistics). Backward, with x_hat the normalized input and means over ``axis``:
+
+        dX = (dY * gamma - mean(dY * gamma) - x_hat * mean(dY * gamma * x_hat)) / sqrt(var + eps)
+
+    Args:
+        axis: int or list of ints, the axes normalized (not the batch axis). Default -1.
+        epsilon: positive float added to the variance. Default 1e-3 (Keras; PyTorch uses 1e-5).
+        center: learn the offset beta. Default True. scale: learn the factor gamma. Default True.
+        beta_initializer: default "zeros". gamma_initializer: default "ones".
+        beta_regularizer, gamma_regularizer: name or Regularizer, or None (default).
+        **kwargs: the base :class:`~dendrite.layers.base.Layer` arguments.
+
+    Input shape:  any, e.g. (batch, timesteps, features). Output shape: same as input.
+
+    Attributes:
+        gamma, beta: Variables of the input's shape along ``axis``, or None without scale / center.
+
+    Example:
+        >>> LayerNormalization().compute_output_shape((None, 10, 64))
+        (None, 10, 64)
+    """
+
+    cache_attributes = ("_x_hat", "_inv_std")
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+        if not axes or any(isinstance(a, bool) or not isinstance(a, int) for a in axes):
+            raise arg_error(self, "axis", "an integer or a list of integers", axis)
+        self.axis = axis if isinstance(axis, int) else list(axis)
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or epsilon <= 0:
+            raise arg_error(self, "epsilon", "a positive float", epsilon)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+
+    def _axes(self, input_shape):
+        ndim = len(input_shape)
+        axes = [self.axis] if isinstance(self.axis, int) else self.axis
+        if any(not -ndim <= a < ndim or a % ndim == 0 for a in axes):
+            raise ValueError(f"{describe(self)}: axis must index non-batch axes of the input "
+                             f"shape {tuple(input_shape)}; got axis={self.axis}.")
+        return tuple(sorted(a % ndim for a in axes))
+
+    def build(self, input_shape):
+        axes = self._axes(input_shape)
+        if any(input_shape[a] is None for a in axes):
+            raise shape_error(self, f"an input with known sizes along axis {self.axis}",
+                              tuple(input_shape))
+        self._ndim, self._norm_axes = len(input_shape), axes
+        self._broadcast_shape = tuple(input_shape[a] if a in axes else 1
+                                      for a in range(len(input_shape)))
+        shape = tuple(input_shape[a] for a in axes)
+        self.gamma = (self.add_weight("gamma", shape, self.gamma_initializer,
+                                      self.gamma_regularizer) if self.scale else None)
+        self.beta = (self.add_weight("beta", shape, self.beta_initializer,
+                                     self.beta_regularizer) if self.center else None)
+
+    def forward(self, x, training=False):
+        if x.ndim != self._ndim or any(x.shape[a] != self._broadcast_shape[a]
+                                       for a in self._norm_axes):
+            expected = ["batch"] + ["..."] * (self._ndim - 1)
+            for a in self._norm_axes:
+                expected[a] = self._broadcast_shape[a]
+            raise shape_error(self, "(" + ", ".join(str(d) for d in expected) + ")",
+                              tuple(x.shape))
+        xp = get_array_module(x)
+        axes = self._norm_axes
+        x_hat = x - x.mean(axis=axes, keepdims=True)
+        var = (x_hat * x_hat).mean(axis=axes, keepdims=True)  # biased
+        inv_std = 1 / xp.sqrt(var + self.epsilon)
+        x_hat *= inv_std
+        self._x_hat, self._inv_std = x_hat, inv_std
+        y = x_hat * self.gamma.value.reshape(self._broadcast_shape) if self.scale else x_hat.copy()
+        if self.center:
+            y += self.beta.value.reshape(self._broadcast_shape)
+        return y
+
+    def backward(self, dy, need_dx=True):
+        x_hat, axes = self._x_hat, self._norm_axes
+        others = tuple(a for a in range(self._ndim) if a not in axes)
+        if self.center and self.beta.trainable:
+            self.beta.grad += dy.sum(axis=others).reshape(self.beta.shape)
+        if self.scale and self.gamma.trainable:
+            self.gamma.grad += (dy * x_hat).sum(axis=others).reshape(self.gamma.shape)
+        if not need_dx:
+            return None
+        d_x_hat = dy * self.gamma.value.reshape(self._broadcast_shape) if self.scale else dy.copy()
+        # dX = (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat)) / sqrt(var + eps)
+        dx = d_x_hat - d_x_hat.mean(axis=axes, keepdims=True)
+        dx -= x_hat * (d_x_hat * x_hat).mean(axis=axes, keepdims=True)
+        dx *= self._inv_std
+        return dx
+
+    def compute_output_shape(self, input_shape):
+        self._axes(input_shape)
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
                 "beta_regularizer": regularizers.serialize(self.beta_regularizer),
                 "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
