@@ -7,7 +7,7 @@ learning rate; pass it as ``learning_rate`` to any optimizer. Also reachable as
 
 import math
 
-from dendrite.errors import arg_error, positive_int
+from dendrite.errors import check_bool, fraction, positive_int, positive_number
 from dendrite.saving import serialization
 
 
@@ -26,9 +26,7 @@ class LearningRateSchedule:
 
 
 def _positive(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise arg_error(owner, name, "a positive number", value)
-    return float(value)
+    return positive_number(owner, name, value)
 
 
 class ExponentialDecay(LearningRateSchedule):
@@ -50,7 +48,8 @@ class ExponentialDecay(LearningRateSchedule):
                                                initial_learning_rate)
         self.decay_steps = positive_int("ExponentialDecay", "decay_steps", decay_steps)
         self.decay_rate = _positive("ExponentialDecay", "decay_rate", decay_rate)
-        self.staircase, self.name = bool(staircase), name
+        self.staircase = check_bool(type(self).__name__, "staircase", staircase)
+        self.name = name
 
     def __call__(self, step):
         progress = step / self.decay_steps
@@ -95,9 +94,8 @@ class CosineDecay(LearningRateSchedule):
         self.initial_learning_rate = _positive("CosineDecay", "initial_learning_rate",
                                                initial_learning_rate)
         self.decay_steps = positive_int("CosineDecay", "decay_steps", decay_steps)
-        if not 0 <= alpha <= 1:
-            raise arg_error("CosineDecay", "alpha", "a float in [0, 1]", alpha)
-        self.alpha, self.name = float(alpha), name
+        self.alpha = fraction("CosineDecay", "alpha", alpha, closed_right=True)
+        self.name = name
 
     def __call__(self, step):
         progress = min(step, self.decay_steps) / self.decay_steps
