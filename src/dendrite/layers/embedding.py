@@ -64,7 +64,7 @@ class Embedding(Layer):
             ids = x.astype("int64")
             if x.size and not (ids == x).all():
                 raise ValueError(f"{describe(self)}: token ids must be whole numbers; got "
-                                 f"{x[ids != x].reshape(-1)[0]!r}.")
+                                 f"{float(x[ids != x].reshape(-1)[0])!r}.")
         elif x.dtype.kind in "iu":
             ids = x
         else:
