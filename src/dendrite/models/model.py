@@ -2,7 +2,7 @@
 
 import math
 
-from dendrite import backend
+from dendrite import backend, threads
 from dendrite import optimizers as optimizers_module
 from dendrite.callbacks import CallbackList, History, ProgbarLogger
 from dendrite.errors import arg_error, check_bool, check_number, describe, fraction, shape_error
@@ -11,6 +11,7 @@ from dendrite.layers.base import Layer, check_weight_shapes, unique_name
 from dendrite.models import data
 from dendrite.models.compiled import CompiledLoss
 from dendrite.models.data import Batches, as_list
+from dendrite.models.interrupt import DeferredInterrupt
 from dendrite.variables import FlatParameters
 
 DEFAULT_BATCH_SIZE = 32
@@ -343,7 +344,7 @@ class Model(Layer):
         callback_list = CallbackList(callbacks or [], self, {"steps": len(batches)})
         callback_list.on_predict_begin()
         results = None
-        for step, batch in enumerate(batches):
+        for step, batch in enumerate(threads.StepTuner().iterate(batches)):
             callback_list.on_predict_batch_begin(step)
             outputs = self._graph.forward(batch, training=False)
             if results is None:
@@ -479,7 +480,9 @@ class Model(Layer):
                 (xs, ys, weights), held_out = data.split_validation(xs, ys, weights,
                                                                      validation_split)
                 validation_data = data.array_batches(self, *held_out, batch_size)
-            rng = backend.make_generator() if shuffle else None
+            if shuffle and getattr(self, "shuffle_generator", None) is None:
+                self.shuffle_generator = backend.make_generator()  # saved with the model
+            rng = self.shuffle_generator if shuffle else None
             batches = data.array_batches(self, xs, ys, weights, batch_size, rng, steps_per_epoch)
             self._training_setup()
         if validation_data is not None and not isinstance(validation_data, Batches):
@@ -489,48 +492,56 @@ class Model(Layer):
         self.history = History()
         callback_list = self._callbacks(callbacks, verbose, epochs, batches.epoch_steps)
         self.stop_training = False
+        self._initial_epoch = None
         callback_list.on_train_begin()
+        initial_epoch = self._initial_epoch or initial_epoch  # BackupAndRestore resumes
         n_in, n_out = len(self.inputs) if self._graph else 0, 0
-        for epoch in range(initial_epoch, epochs):
-            self.compiled.reset()
-            callback_list.on_epoch_begin(epoch)
-            steps_done = 0
-            for step, batch in enumerate(batches):
-                if not n_in:  # a Sequential built on the first batch of a generator
-                    self._training_setup()
-                    class_weights = data.class_weight_table(class_weight, self)
-                    self.compiled.reset()
-                n_in, n_out = len(self.inputs), len(self.outputs)
-                callback_list.on_train_batch_begin(step)
-                xb, yb, wb = batch[:n_in], batch[n_in:n_in + n_out], batch[-1]
-                if class_weights is not None:
-                    wb = data.apply_class_weight(class_weights, yb[0], wb)
-                loss = self.train_on_batch_arrays(xb, yb, wb)
-                if not math.isfinite(loss):
-                    raise FloatingPointError(
-                        f"{describe(self)}: the loss became {loss} at epoch {epoch + 1}, batch "
-                        f"{step + 1}; training stopped before applying that update. Lower the "
-                        "learning rate or check the data for NaN/inf values.")
-                callback_list.on_train_batch_end(step, self.compiled.results())
-                steps_done += 1
-            ran_dry = batches.warn_if_dry()  # Keras: log the partial epoch, then stop
-            if ran_dry and not steps_done:
-                break
-            _check_weights_finite(self, epoch)
-            logs = self.compiled.results()
-            if validation_data is not None:
-                callback_list.on_test_begin()
-                val_logs = self._evaluate_batches(validation_data, callback_list)
-                callback_list.on_test_end(val_logs)
-                if not math.isfinite(val_logs["loss"]):
-                    raise FloatingPointError(
-                        f"{describe(self)}: the validation loss became {val_logs['loss']} at "
-                        f"epoch {epoch + 1}. Lower the learning rate or check validation_data "
-                        "for NaN/inf values.")
-                logs.update({f"val_{key}": value for key, value in val_logs.items()})
-            callback_list.on_epoch_end(epoch, logs)
-            if self.stop_training or ran_dry:
-                break
+        tuner = threads.StepTuner()  # BLAS threads by measurement (busy machines: issue 13)
+        with DeferredInterrupt() as interrupt:  # keeps weights and history on Ctrl-C
+            for epoch in range(initial_epoch, epochs):
+                self.compiled.reset()
+                callback_list.on_epoch_begin(epoch)
+                steps_done = 0
+                for step, batch in enumerate(tuner.iterate(batches)):
+                    if not n_in:  # a Sequential built on the first batch of a generator
+                        self._training_setup()
+                        class_weights = data.class_weight_table(class_weight, self)
+                        self.compiled.reset()
+                    n_in, n_out = len(self.inputs), len(self.outputs)
+                    callback_list.on_train_batch_begin(step)
+                    xb, yb, wb = batch[:n_in], batch[n_in:n_in + n_out], batch[-1]
+                    if class_weights is not None:
+                        wb = data.apply_class_weight(class_weights, yb[0], wb)
+                    loss = self.train_on_batch_arrays(xb, yb, wb)
+                    if not math.isfinite(loss):
+                        raise FloatingPointError(
+                            f"{describe(self)}: the loss became {loss} at epoch {epoch + 1}, batch "
+                            f"{step + 1}; training stopped before applying that update. Lower the "
+                            "learning rate or check the data for NaN/inf values.")
+                    callback_list.on_train_batch_end(step, self.compiled.results())
+                    steps_done += 1
+                    interrupt.check()  # Ctrl-C: stop after a completed batch
+                ran_dry = batches.warn_if_dry()  # Keras: log the partial epoch, then stop
+                if ran_dry and not steps_done:
+                    break
+                _check_weights_finite(self, epoch)
+                logs = self.compiled.results()
+                if validation_data is not None:
+                    callback_list.on_test_begin()
+                    val_logs = self._evaluate_batches(validation_data, callback_list)
+                    callback_list.on_test_end(val_logs)
+                    if not math.isfinite(val_logs["loss"]):
+                        raise FloatingPointError(
+                            f"{describe(self)}: the validation loss became {val_logs['loss']} at "
+                            f"epoch {epoch + 1}. Lower the learning rate or check validation_data "
+                            "for NaN/inf values.")
+                    logs.update({f"val_{key}": value for key, value in val_logs.items()})
+                callback_list.on_epoch_end(epoch, logs)
+                if self.stop_training or ran_dry:
+                    break
+        if interrupt.interrupted:
+            interrupt.report(self)
+            return self.history
         callback_list.on_train_end()
         return self.history
 
@@ -560,7 +571,7 @@ class Model(Layer):
         self.compiled.reset()
         n_in, n_out = len(self.inputs), len(self.outputs)
         penalty = self._penalty() if self._regularized else 0.0
-        for step, batch in enumerate(batches):
+        for step, batch in enumerate(threads.StepTuner().iterate(batches)):
             if callback_list is not None:
                 callback_list.on_test_batch_begin(step)
             outputs = self._graph.forward(batch[:n_in], training=False)
@@ -598,6 +609,26 @@ class Model(Layer):
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
+
+    # -------------------------------------------------------------- saving (dendrite.saving)
+
+    def save(self, filepath, overwrite=True, include_optimizer=True):
+        """Save to a Keras 3 ``.keras`` file, atomically; see :func:`dendrite.saving.save_model`."""
+        from dendrite.saving.archive import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Weights and optimizer state to ``.weights.h5`` (Keras's layout) or ``.safetensors``."""
+        from dendrite.saving.archive import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath):
+        """Load ``.weights.h5``, ``.safetensors`` or ``.keras`` weights; shapes checked first."""
+        from dendrite.saving.archive import load_weights
+
+        load_weights(self, filepath)
 
 def _batch_size(model, batch_size):
     if batch_size is None:
