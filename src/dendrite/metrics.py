@@ -8,6 +8,7 @@ than y_pred (or one column against several), categorical accuracy otherwise.
 """
 
 from dendrite.backend import get_array_module, host
+from dendrite.errors import check_number, check_unknown_kwargs, positive_int
 from dendrite.saving import serialization
 
 
@@ -24,9 +25,23 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
 
 
 def categorical_accuracy(y_true, y_pred):
-    """Per-sample 1.0 where argmax(y_true) == argmax(y_pred), else 0.0."""
+    """Per-sample 1.0 where argmax(y_true) == argmax(y_pred), else 0.0.
+
+    y_true must be one-hot, shaped like y_pred; integer labels are refused (they need
+    :func:`sparse_categorical_accuracy`, which "accuracy" resolves to on its own).
+    """
     xp = get_array_module(y_pred)
+    _check_one_hot("categorical_accuracy", y_true, y_pred)
     return (xp.asarray(y_true).argmax(axis=-1) == xp.asarray(y_pred).argmax(axis=-1)).astype("float64")
+
+
+def _check_one_hot(name, y_true, y_pred):
+    true_shape, pred_shape = (tuple(getattr(y, "shape", None) or host.shape(y))
+                              for y in (y_true, y_pred))
+    if true_shape != pred_shape:
+        raise ValueError(f"{name}: y_true must be one-hot, of y_pred's shape {pred_shape}; got "
+                         f"y_true of shape {true_shape} (for integer labels use "
+                         "sparse_categorical_accuracy, or 'accuracy')")
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
@@ -39,6 +54,7 @@ def sparse_categorical_accuracy(y_true, y_pred):
 def top_k_categorical_accuracy(y_true, y_pred, k=5):
     """Per-sample 1.0 where argmax(y_true) is among the k largest predictions."""
     xp = get_array_module(y_pred)
+    _check_one_hot("top_k_categorical_accuracy", y_true, y_pred)
     return sparse_top_k_categorical_accuracy(xp.asarray(y_true).argmax(axis=-1), y_pred, k)
 
 
@@ -109,6 +125,11 @@ class MeanMetricWrapper(Metric):
     """The weighted mean over all samples seen of a per-sample function ``fn(y_true, y_pred)``."""
 
     def __init__(self, fn, name=None, **fn_kwargs):
+        if "k" in fn_kwargs:
+            fn_kwargs["k"] = positive_int(name or fn.__name__, "k", fn_kwargs["k"])
+        if "threshold" in fn_kwargs:
+            fn_kwargs["threshold"] = check_number(name or fn.__name__, "threshold",
+                                                  fn_kwargs["threshold"])
         self.fn, self.fn_kwargs = fn, fn_kwargs
         super().__init__(name or fn.__name__)
 
@@ -134,6 +155,8 @@ class MeanMetricWrapper(Metric):
 def _wrapper(fn, default_name, **defaults):
     class Wrapped(MeanMetricWrapper):
         def __init__(self, name=default_name, **kwargs):
+            check_unknown_kwargs(Wrapped.__name__, {k: v for k, v in kwargs.items()
+                                                    if k not in defaults}, ["name", *defaults])
             super().__init__(fn, name=name, **{**defaults, **kwargs})
 
     Wrapped.__name__ = Wrapped.__qualname__ = "".join(p.title() for p in default_name.split("_"))
@@ -156,8 +179,11 @@ class _ConfusionCounts(Metric):
     """
 
     def __init__(self, thresholds=None, class_id=None, name=None):
-        self.thresholds = 0.5 if thresholds is None else float(thresholds)
-        self.class_id = class_id
+        owner = type(self).__name__
+        self.thresholds = 0.5 if thresholds is None else check_number(
+            owner, "thresholds", thresholds, low=0, high=1, expected="a float in [0, 1] or None")
+        self.class_id = check_number(owner, "class_id", class_id, integer=True, low=0,
+                                     allow_none=True, expected="a non-negative integer or None")
         super().__init__(name)
 
     def reset_state(self):
@@ -167,6 +193,12 @@ class _ConfusionCounts(Metric):
         xp = get_array_module(y_pred)
         y_pred, y_true = xp.asarray(y_pred), xp.asarray(y_true)
         if self.class_id is not None:
+            if self.class_id >= y_pred.shape[-1] or y_true.shape != y_pred.shape:
+                raise ValueError(
+                    f"{type(self).__name__}: class_id must index a class of the output (one-hot "
+                    f"y_true of the same shape, {y_pred.shape[-1]} classes); got "
+                    f"class_id={self.class_id} for y_true of shape {tuple(y_true.shape)} and "
+                    f"y_pred of shape {tuple(y_pred.shape)}")
             y_pred, y_true = y_pred[..., self.class_id], y_true[..., self.class_id]
         y_true = y_true.reshape(y_pred.shape).astype(bool)
         predicted = y_pred > self.thresholds
