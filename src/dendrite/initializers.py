@@ -13,7 +13,7 @@ a 1-D shape has fan_in = fan_out = shape[0].
 import math
 
 from dendrite import backend
-from dendrite.errors import arg_error
+from dendrite.errors import arg_error, check_number, positive_number
 from dendrite.saving import serialization
 
 # Standard deviation of a unit normal truncated to [-2, 2]; dividing by it restores the variance.
@@ -34,9 +34,8 @@ class Initializer:
     """Base class. ``seed`` (int or None) is documented in the module docstring."""
 
     def __init__(self, seed=None):
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise arg_error(type(self).__name__, "seed", "an integer or None", seed)
-        self.seed = seed
+        self.seed = check_number(type(self).__name__, "seed", seed, integer=True, allow_none=True,
+                                 expected="an integer or None")
 
     def __call__(self, shape, dtype=None):
         dtype = backend.standardize_dtype(dtype)
@@ -59,7 +58,7 @@ class Constant(Initializer):
 
     def __init__(self, value=0.0):
         super().__init__()
-        self.value = float(value)
+        self.value = check_number(type(self).__name__, "value", value)
 
     def generate(self, shape, rng):
         return backend.host.full(shape, self.value)
@@ -103,7 +102,8 @@ class RandomNormal(Initializer):
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         super().__init__(seed)
-        self.mean, self.stddev = float(mean), float(stddev)
+        self.mean = check_number(type(self).__name__, "mean", mean)
+        self.stddev = positive_number(type(self).__name__, "stddev", stddev, allow_zero=True)
 
     def generate(self, shape, rng):
         return self.mean + self.stddev * rng.standard_normal(shape)
@@ -124,9 +124,10 @@ class RandomUniform(Initializer):
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
         super().__init__(seed)
-        if not minval < maxval:
-            raise arg_error("RandomUniform", "maxval", f"greater than minval={minval}", maxval)
-        self.minval, self.maxval = float(minval), float(maxval)
+        minval = check_number("RandomUniform", "minval", minval)
+        maxval = check_number("RandomUniform", "maxval", maxval, low=minval, low_open=True,
+                              expected=f"greater than minval={minval}")
+        self.minval, self.maxval = minval, maxval
 
     def generate(self, shape, rng):
         return rng.uniform(self.minval, self.maxval, shape)
@@ -149,8 +150,7 @@ class VarianceScaling(Initializer):
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
         super().__init__(seed)
         name = type(self).__name__
-        if not scale > 0:
-            raise arg_error(name, "scale", "a positive number", scale)
+        scale = positive_number(name, "scale", scale)
         if mode not in self._MODES:
             raise arg_error(name, "mode", f"one of {self._MODES}", mode)
         if distribution == "normal":
@@ -209,9 +209,7 @@ class Orthogonal(Initializer):
 
     def __init__(self, gain=1.0, seed=None):
         super().__init__(seed)
-        if isinstance(gain, bool) or not isinstance(gain, (int, float)):
-            raise arg_error("Orthogonal", "gain", "a number", gain)
-        self.gain = float(gain)
+        self.gain = check_number("Orthogonal", "gain", gain)
 
     def generate(self, shape, rng):
         if len(shape) < 2:

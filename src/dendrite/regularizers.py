@@ -5,7 +5,7 @@ The model adds ``regularizer(w)`` to the reported loss and ``regularizer.gradien
 """
 
 from dendrite.backend import get_array_module
-from dendrite.errors import arg_error
+from dendrite.errors import positive_number
 from dendrite.saving import serialization
 
 
@@ -27,9 +27,7 @@ class Regularizer:
 
 
 def _factor(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise arg_error(owner, name, "a non-negative number", value)
-    return float(value)
+    return positive_number(owner, name, value, allow_zero=True)
 
 
 class L1L2(Regularizer):
