@@ -1,6 +1,9 @@
-"""Global settings, with Keras's names: ``floatx``, ``set_floatx``, ``epsilon``, ``set_epsilon``."""
+"""Global settings, with Keras's names: ``floatx``, ``set_floatx``, ``epsilon``, ``set_epsilon``;
+and the BLAS threads of training and inference: ``set_num_threads`` / ``get_num_threads`` (None,
+the default, lets :mod:`dendrite.threads` choose by measurement)."""
 
 from dendrite.backend import epsilon, floatx, set_epsilon, set_floatx
+from dendrite.threads import get_num_threads, set_num_threads
 
 
 def image_data_format():
@@ -8,4 +11,5 @@ def image_data_format():
     return "channels_last"
 
 
-__all__ = ["epsilon", "floatx", "image_data_format", "set_epsilon", "set_floatx"]
+__all__ = ["epsilon", "floatx", "get_num_threads", "image_data_format", "set_epsilon", "set_floatx",
+           "set_num_threads"]
