@@ -148,3 +148,18 @@ def test_fit_and_predict_give_the_blas_threads_back():
     model.fit(x, y, batch_size=8, epochs=2, verbose=0, validation_split=0.25)
     assert model.predict(x, verbose=0).shape == (64, 3)
     assert [lib["num_threads"] for lib in threads.blas_info()] == before
+
+
+def test_cli_threads_option(tmp_path, monkeypatch):
+    from dendrite import cli
+
+    assert cli.parse_args(["train"]).threads is None
+    args = cli.parse_args(["train", "--model", "logistic", "--epochs", "1", "--limit", "200",
+                           "--no-plot", "--verbose", "0", "--threads", "1",
+                           "--out", str(tmp_path)])
+    assert args.threads == 1
+    monkeypatch.setattr(threads, "_pinned", None)  # restored after the test
+    cli.train(args, print_fn=lambda *a: None)
+    assert dd.config.get_num_threads() == 1
+    with pytest.raises(SystemExit):
+        cli.parse_args(["train", "--threads", "0"])
