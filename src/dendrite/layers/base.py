@@ -309,10 +309,16 @@ class InputLayer(Layer):
     Args:
         shape: the input's shape without the batch axis, e.g. ``(784,)``.
         batch_size: optional fixed batch size.
+        dtype: a float dtype (default floatx) or an integer one, e.g. ``"int32"`` for the token
+            ids an ``Embedding`` reads: batches then reach the model as integers.
     """
 
-    def __init__(self, shape=None, batch_size=None, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, shape=None, batch_size=None, dtype=None, **kwargs):
+        # integer inputs (token ids for Embedding) keep their dtype through the data path
+        integer = dtype is not None and backend.host.dtype(dtype).kind in "iu"
+        super().__init__(dtype=None if integer else dtype, **kwargs)
+        if integer:
+            self.dtype = backend.host.dtype(dtype).name
         if shape is None:
             shape = self.input_spec_shape
         if shape is None:

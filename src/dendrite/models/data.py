@@ -337,8 +337,8 @@ def batch_converter(model, who, with_targets):
 
     def convert(batch):
         x, y, weights = split_batch(batch, with_targets, who)
-        xs = [a if a.dtype == model.dtype else a.astype(model.dtype)
-              for a in model._prepare_inputs(require_x(x, who), who)]
+        xs = [a if a.dtype == dtype else a.astype(dtype) for a, dtype in
+              zip(model._prepare_inputs(require_x(x, who), who), model.input_dtypes)]
         if not with_targets:
             return xs
         ys = model._prepare_targets(y, who)
@@ -374,7 +374,8 @@ def prepare_arrays(model, x, y, sample_weight, who, suffix=""):
 
 def array_batches(model, xs, ys, weights, batch_size, rng=None, steps=None):
     """:class:`Batches` over ``[*xs, *ys, weights]`` in the dtypes the model takes them in."""
-    dtypes = [model.dtype] * len(xs) + [target_dtype(a, model.dtype) for a in ys] + [model.dtype]
+    dtypes = (list(model.input_dtypes) + [target_dtype(a, model.dtype) for a in ys]
+              + [model.dtype])
     return Batches([*xs, *ys, weights], dtypes, batch_size, rng, steps)
 
 

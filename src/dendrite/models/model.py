@@ -68,7 +68,18 @@ class Model(Layer):
     # dtype and built follow the graph (a Model is a Layer, whose __init__ assigns both)
     @property
     def dtype(self):
-        return self.inputs[0].dtype if self._graph else backend.floatx()
+        """The model's float dtype: its first float input's, else (integer inputs only, e.g. token
+        ids) its first output's."""
+        if not self._graph:
+            return backend.floatx()
+        tensors = [*self.inputs, *self.outputs]
+        return next((t.dtype for t in tensors if backend.host.dtype(t.dtype).kind == "f"),
+                    backend.floatx())
+
+    @property
+    def input_dtypes(self):
+        """The dtype each input's batches reach the graph in: each ``Input``'s own dtype."""
+        return [t.dtype for t in self.inputs]
 
     @dtype.setter
     def dtype(self, value):
@@ -286,7 +297,7 @@ class Model(Layer):
         if _symbolic(x):
             return super().__call__(_by_name(x, self.input_names, self, "inputs"))
         arrays = self._prepare_inputs(x, "__call__")
-        arrays = [a.astype(self.dtype, copy=False) for a in arrays]
+        arrays = [a.astype(d, copy=False) for a, d in zip(arrays, self.input_dtypes)]
         return self._structure_outputs(self._graph.forward(arrays, training=training))
 
     def _structure_outputs(self, outputs):
@@ -340,7 +351,7 @@ class Model(Layer):
         if data.is_batch_source(x):
             return self._predict_stream(x, steps, callbacks)
         arrays = self._prepare_inputs(x, "predict")
-        batches = Batches(arrays, [self.dtype] * len(arrays), batch_size)
+        batches = Batches(arrays, self.input_dtypes, batch_size)
         callback_list = CallbackList(callbacks or [], self, {"steps": len(batches)})
         callback_list.on_predict_begin()
         results = None
@@ -629,6 +640,29 @@ class Model(Layer):
         from dendrite.saving.archive import load_weights
 
         load_weights(self, filepath)
+
+    # -------------------------------------------------------------- config (models/config.py)
+
+    def get_config(self):
+        """The model's config in Keras 3's schema: its layers, their calls, inputs and outputs."""
+        from dendrite.models import config
+
+        return config.get_config(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """A new model (fresh weights) from :meth:`get_config`'s output, dendrite's or Keras's."""
+        from dendrite.models import config as model_config
+
+        return model_config.model_from_inner_config(cls, config)
+
+    def to_json(self, **kwargs):
+        """The model in Keras 3's serialized form as JSON (``kwargs`` go to ``json.dumps``);
+        :func:`dendrite.models.model_from_json` reads it back."""
+        from dendrite.models import config
+
+        return config.to_json(self, **kwargs)
+
 
 def _batch_size(model, batch_size):
     if batch_size is None:
