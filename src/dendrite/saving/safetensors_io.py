@@ -1,6 +1,8 @@
 """Weights as ``.safetensors`` (the optional ``safetensors`` package), for PyTorch and Hugging Face.
 
-Each variable is stored under ``<layer name>/<variable name>`` (``dense/kernel``, ``dense/bias``),
+Each variable is stored under its layer's Keras weight path and its name (``dense/kernel``,
+``dense_1/bias``, ``functional/dense/kernel`` in a nested model: the class name in snake case,
+numbered in layer order, as in ``.weights.h5``, so the keys do not depend on generated layer names),
 with Keras's layouts (a Dense kernel is ``(in, out)``; PyTorch's Linear weight is its transpose).
 The format holds raw arrays and a JSON header only, so it cannot carry code; loading still checks
 every tensor's declared shape and dtype against its variable before reading it.
@@ -24,14 +26,15 @@ def _safetensors():
 
 
 def tensor_names(model):
-    """``[(key, variable)]``: ``<layer name>/<variable name>`` for every weight of ``model``."""
+    """``[(key, variable)]`` for every weight of ``model`` (keys as in the module docstring)."""
     names, seen = [], set()
-    for _, layer in layer_paths(model):
+    for path, layer in layer_paths(model):
         for variable in own_weights(layer):
             if id(variable) in seen:
                 continue
             seen.add(id(variable))
-            names.append((f"{layer.name}/{variable.name}", variable))
+            key = path.removeprefix("layers/").replace("/layers/", "/")
+            names.append((f"{key}/{variable.name}", variable))
     return names
 
 

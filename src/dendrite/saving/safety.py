@@ -22,8 +22,8 @@ MAX_EXPANSION = 200
 # up by module and name, a TensorFlow op.
 CODE_CLASS_NAMES = frozenset({"Lambda", "__lambda__", "function", "__function__", "TFOpLambda",
                               "SlicingOpLambda", "__numpy__", "__bytes__"})
-UNSAFE_KEYS = frozenset({"enable_unsafe_deserialization", "safe_mode", "function", "function_type",
-                         "output_shape_type", "code", "bytecode"})
+UNSAFE_KEYS = frozenset({"enable_unsafe_deserialization", "safe_mode", "function_type",
+                         "output_shape_type", "bytecode"})
 
 
 class FileFormatError(ValueError):
@@ -96,14 +96,21 @@ def _no_constant(name):
 def check_config(config, path):
     """Raise :class:`UnsafeFileError` if the config carries code or asks for unsafe loading.
 
-    The registry would refuse unknown classes anyway; this names the reason plainly (a ``Lambda``
-    layer, a function reference, ``enable_unsafe_deserialization``) before anything is built.
+    The registry would refuse unknown classes anyway; this names the reason plainly before
+    anything is built: a ``Lambda`` layer or serialized code, a ``module`` outside Keras and
+    dendrite (``os``, ``subprocess`` ...), a function other than a built-in named by a string, or
+    a flag such as ``enable_unsafe_deserialization``.
     """
     for where, node in _walk(config, "config"):
         if not isinstance(node, dict):
             continue
-        class_name = node.get("class_name")
-        if isinstance(class_name, str) and class_name in CODE_CLASS_NAMES:
+        class_name, module = node.get("class_name"), node.get("module")
+        if module is not None and not _allowed_module(module, class_name):
+            raise UnsafeFileError(
+                f"{path}: {where} names module {module!r} (class_name={class_name!r}); dendrite "
+                "never imports a module named in a file and only reads Keras and dendrite classes")
+        if isinstance(class_name, str) and class_name in CODE_CLASS_NAMES and not (
+                class_name == "function" and isinstance(node.get("config"), str)):
             kind = "a Lambda layer" if "Lambda" in class_name else "serialized code"
             raise UnsafeFileError(
                 f"{path}: {where} is {kind} (class_name={class_name!r}); dendrite never loads "
@@ -113,6 +120,12 @@ def check_config(config, path):
                 raise UnsafeFileError(
                     f"{path}: {where} sets {key!r}, which asks to run or trust code from the file; "
                     "dendrite refuses it (there is no unsafe mode)")
+
+
+def _allowed_module(module, class_name):
+    return isinstance(module, str) and (
+        module in ("keras", "dendrite") or module.startswith(("keras.", "dendrite."))
+        or (module == "builtins" and class_name == "function"))
 
 
 def _walk(node, where):
