@@ -236,7 +236,20 @@ def fake_fashion(folder, train=5, test=3):
     )
     for name, array in zip(fashion_mnist.FILES, arrays):
         write_idx(folder / name, array)
+    register_hashes(folder)
     return (arrays[0], arrays[1]), (arrays[2], arrays[3])
+
+
+@pytest.fixture(autouse=True)
+def own_fashion_hashes(monkeypatch):
+    """Each test gets its own copy of the known hashes, which :func:`register_hashes` edits."""
+    monkeypatch.setattr(fashion_mnist, "SHA256", dict(fashion_mnist.SHA256))
+
+
+def register_hashes(folder):
+    """Make the fake files in ``folder`` the "known" ones (every local file is hash-checked)."""
+    for name in fashion_mnist.FILES:
+        fashion_mnist.SHA256[name] = fashion_mnist.content_sha256(folder / name)
 
 
 def assert_same(result, expected):
@@ -278,6 +291,7 @@ def test_fashion_mnist_from_dendrite_data(tmp_path, monkeypatch, no_local_fashio
 def test_fashion_mnist_checks_shapes(tmp_path):
     fake_fashion(tmp_path / "fm")
     write_idx(tmp_path / "fm" / "train-images-idx3-ubyte.gz", np.zeros((5, 28, 27), dtype=np.uint8))
+    register_hashes(tmp_path / "fm")
     with pytest.raises(
         ValueError,
         match=r"train-images-idx3-ubyte.gz: expected uint8 images of shape \(m, 28, 28\)",
@@ -285,6 +299,7 @@ def test_fashion_mnist_checks_shapes(tmp_path):
         fashion_mnist.load_data(tmp_path / "fm")
     fake_fashion(tmp_path / "fm")
     write_idx(tmp_path / "fm" / "t10k-labels-idx1-ubyte.gz", np.zeros(4, dtype=np.uint8))
+    register_hashes(tmp_path / "fm")
     with pytest.raises(
         ValueError, match=r"t10k-labels-idx1-ubyte.gz: expected uint8 labels of shape \(3,\)"
     ):

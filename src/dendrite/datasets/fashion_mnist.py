@@ -10,11 +10,12 @@ these places that holds all four:
    ``$DENDRITE_HOME`` defaulting to ``~/.dendrite``), downloading the missing files into it from
    :data:`BASE_URL`.
 
-Downloads are checked against :data:`SHA256`, the SHA256 of each file's *decompressed* IDX
-bytes. The compressed bytes are not a stable identity: Debian's copies and Zalando's originals
-hold identical IDX data but are gzipped differently (Zalando's files are 23-24 bytes longer), so
-their ``.gz`` hashes differ. Files found locally are not hashed; their IDX headers, dtypes and
-shapes are checked.
+Every file, downloaded or found locally, is checked against :data:`SHA256` (the SHA256 of its
+*decompressed* IDX bytes) the first time this process uses it; a mismatch names the file and where
+it was found. The compressed bytes are not a stable identity: Debian's copies and Zalando's
+originals hold identical IDX data but are gzipped differently (Zalando's files are 23-24 bytes
+longer), so their ``.gz`` hashes differ. A ``$DENDRITE_DATA`` that lacks the files is an error,
+not a reason to download.
 """
 
 import gzip
@@ -24,6 +25,7 @@ import zlib
 from pathlib import Path
 
 from dendrite.datasets._download import download_verified
+from dendrite.datasets._integrity import verify_sha256
 from dendrite.datasets.idx import open_maybe_gzip, read_idx
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -64,12 +66,16 @@ def load_data(path=None, cache_dir=None, base_url=BASE_URL):
         8 Bag, 9 Ankle boot).
 
     Raises:
-        FileNotFoundError: ``path`` is not a folder holding the four files.
+        FileNotFoundError: ``path`` (or ``$DENDRITE_DATA``, when set) is not a folder holding
+            the four files.
         OSError: a download failed.
-        ValueError: a downloaded file's hash does not match (the message names it and both
-            hashes; the file is deleted), or a file is not the expected IDX data.
+        ValueError: a file's hash does not match (the message names it, where it was found and
+            both hashes; a downloaded file is deleted), or a file is not the expected IDX data.
     """
-    folder = _locate(path, cache_dir, base_url)
+    folder, origin = _locate(path, cache_dir, base_url)
+    hint = f" Delete or replace the file; the original files are at {BASE_URL}."
+    for name in FILES:
+        verify_sha256(folder / name, SHA256[name], hint, content_sha256, origin)
     x_train, y_train, x_test, y_test = (folder / name for name in FILES)
     return _read_pair(x_train, y_train), _read_pair(x_test, y_test)
 
@@ -105,21 +111,26 @@ def _locate(path, cache_dir, base_url):
                 f"fashion_mnist.load_data: path must be a folder holding {list(FILES)}; "
                 f"{os.fspath(folder)} lacks {missing}"
             )
-        return folder
-    candidates = []
+        return folder, "the path argument"
     if os.environ.get("DENDRITE_DATA"):
         data = Path(os.environ["DENDRITE_DATA"])
-        candidates += [data, data / "fashion-mnist"]
-    candidates.append(Path(SYSTEM_DIR))
-    for folder in candidates:
-        if _has_all(folder):
-            return folder
+        for folder in (data, data / "fashion-mnist"):
+            if _has_all(folder):
+                return folder, "$DENDRITE_DATA"
+        missing = [name for name in FILES if not (data / name).is_file()]
+        raise FileNotFoundError(
+            f"fashion_mnist.load_data: $DENDRITE_DATA={os.fspath(data)} lacks the Fashion-MNIST "
+            f"files {missing} (looked in it and in its fashion-mnist/ subfolder); put the four "
+            f"files {list(FILES)} there, or unset DENDRITE_DATA to use {SYSTEM_DIR} or a download"
+        )
+    if _has_all(Path(SYSTEM_DIR)):
+        return Path(SYSTEM_DIR), f"the Debian package folder {SYSTEM_DIR}"
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     for name in FILES:
         if not (cache / name).is_file():
             url = base_url.rstrip("/") + "/" + name
             download_verified(url, cache / name, SHA256[name], content_sha256)
-    return cache
+    return cache, f"the cache folder {os.fspath(cache)}"
 
 
 def _read_pair(images_path, labels_path):
