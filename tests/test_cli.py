@@ -259,11 +259,12 @@ def test_bad_values_exit_2_with_message(option, value, message, capsys):
     assert "dendrite train: error: " + message in error
 
 
-def test_missing_command_exits_2(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main([])
-    assert exit_info.value.code == 2
-    assert "required: COMMAND" in capsys.readouterr().err
+def test_no_command_prints_the_help(capsys):
+    assert cli.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: dendrite")
+    for command in ("train", "evaluate", "predict"):
+        assert command in out
 
 
 def test_python_dash_m_and_console_script():
@@ -354,12 +355,13 @@ def test_unavailable_data_set_exits_1(tmp_path, monkeypatch, capsys):
 
 def test_plots_skipped_with_a_notice_without_matplotlib(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, "_has_matplotlib", lambda: False)
-    messages = []
-    written = cli.write_plots(
-        {"loss": [1.0]}, np.eye(2, dtype=int), ["a", "b"], tmp_path, messages.append
+    status, stdout = run_main(
+        "train --model logistic --epochs 1 --limit 500 --verbose 0", tmp_path
     )
-    assert written == []
-    assert messages == ["matplotlib is not installed: no plots (pip install dendrite[plot])."]
+    assert status == 0
+    assert "matplotlib is not installed: no plots (pip install dendrite[plot])." in stdout
+    assert not list(tmp_path.glob("*.png"))
+    assert "Test accuracy" in (tmp_path / "report.html").read_text()
 
 
 # ---------------------------------------------------------------------------- plotting

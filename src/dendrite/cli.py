@@ -1,13 +1,18 @@
-"""The ``dendrite`` command line: ``dendrite train`` trains a classifier on MNIST or Fashion-MNIST.
+"""The ``dendrite`` command line: ``dendrite train`` trains a classifier on MNIST or Fashion-MNIST,
+``dendrite evaluate`` tests a saved model, ``dendrite predict`` classifies image files.
 
-``python -m dendrite`` runs the same command. See :data:`TRAIN_DESCRIPTION`.
+``python -m dendrite`` runs the same commands. See :data:`TRAIN_DESCRIPTION`,
+:data:`EVALUATE_DESCRIPTION` and :data:`PREDICT_DESCRIPTION`.
 """
 
 import argparse
 import csv
 import json
 import math
+import shlex
+import signal
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -20,10 +25,33 @@ bundled MNIST with Adam (learning rate 0.001 with cosine decay, batch 128, 10 ep
 prints the test accuracy and the confusion matrix, and writes into
 runs/<dataset>-<model>-<timestamp>/:
 
+- model.keras: the trained model (for `dendrite evaluate` and `dendrite predict`);
+- report.html: one self-contained page with the options, the model, the results and the
+  pictures below (open it in a browser);
 - history.csv and history.json: per-epoch loss, accuracy, val_loss, val_accuracy;
 - confusion_matrix.csv: counts, rows true classes, columns predicted classes;
 - metrics.json: test loss and accuracy, timings, parameter count and every option;
-- learning_curve.png and confusion_matrix.png when matplotlib is installed.
+- with matplotlib: learning_curve.png, confusion_matrix.png, mistakes.png (the most confident
+  mistakes on the test set), and first_layer.png (the first Dense layer's weights as images)
+  or, for the cnn, filters.png and feature_maps.png (the first convolution's kernels and its
+  output for the first test image).
+
+Ctrl-C stops after the current batch and still writes all of it for what was trained
+(exit status 130); a second Ctrl-C stops at once.
+"""
+
+EVALUATE_DESCRIPTION = """\
+`dendrite evaluate RUN_OR_MODEL` loads a saved model (a run folder of `dendrite train` or a
+.keras file), runs it on the test set of the data set it was trained on, and prints the test
+loss, the accuracy and the confusion matrix.
+"""
+
+PREDICT_DESCRIPTION = """\
+`dendrite predict MODEL IMAGE...` classifies your own images with a saved model and prints the
+most probable classes. Each image (any size, colour or grey) is converted the way the training
+data was: grey, inverted when its background is light (MNIST digits are white on black), cropped
+to the drawing, scaled to fit 20x20 (MNIST) or 28x28 (Fashion-MNIST) pixels, centred on a 28x28
+canvas, and scaled to [0, 1].
 """
 
 DATASETS = ("mnist", "fashion_mnist")
@@ -33,6 +61,7 @@ CLASS_NAMES = {
     "mnist": [str(digit) for digit in range(10)],
     "fashion_mnist": list(fashion_mnist.CLASS_NAMES),
 }
+DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 
 
 # ---------------------------------------------------------------------------- argument types
@@ -103,17 +132,54 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
 # ---------------------------------------------------------------------------- parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors suggest the nearest valid command, choice or option."""
+
+    def error(self, message):
+        hint = _suggestion(self, message)
+        super().error(message + (f"; did you mean {hint}?" if hint else ""))
+
+
+def _all_options(parser):
+    """Option strings of ``parser`` and of its subcommands."""
+    options = {o for action in parser._actions for o in action.option_strings}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                options |= _all_options(sub)
+    return options
+
+
+def _suggestion(parser, message):
+    """The nearest valid word for the bad one in an argparse error ``message``, or None."""
+    import difflib
+    import re
+
+    choice = re.search(r"invalid choice: '?([^'\s]+)'? \(choose from (.*)\)", message)
+    if choice:
+        valid = [c.strip(" '") for c in choice.group(2).split(",")]
+        words, bad = valid, choice.group(1)
+    else:
+        unknown = re.search(r"unrecognized arguments: (\S+)", message)
+        if not unknown:
+            return None
+        words, bad = sorted(_all_options(parser)), unknown.group(1).split("=")[0]
+    close = difflib.get_close_matches(bad, words, n=1, cutoff=0.6)
+    return repr(close[0]) if close else None
+
+
+
 def build_parser():
-    """The ``dendrite`` argument parser (subcommand ``train``)."""
+    """The ``dendrite`` argument parser (subcommands ``train``, ``evaluate``, ``predict``)."""
     from dendrite import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dendrite",
         formatter_class=_HelpFormatter,
         description="dendrite: deep learning from first principles on NumPy.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     train = commands.add_parser(
         "train",
         formatter_class=_HelpFormatter,
@@ -220,6 +286,49 @@ def build_parser():
         action="store_true",
         help="do not draw learning_curve.png and confusion_matrix.png (drawn by default when "
         "matplotlib is installed)",
+    )
+    evaluate = commands.add_parser(
+        "evaluate",
+        formatter_class=_HelpFormatter,
+        help="test a saved model: accuracy and confusion matrix",
+        description=EVALUATE_DESCRIPTION,
+    )
+    evaluate.add_argument(
+        "path",
+        type=Path,
+        metavar="RUN_OR_MODEL",
+        help="a run folder of `dendrite train` (its model.keras) or a .keras file",
+    )
+    evaluate.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default=None,
+        help="test set to use (default: the run's data set from its metrics.json, else mnist)",
+    )
+    predict = commands.add_parser(
+        "predict",
+        formatter_class=_HelpFormatter,
+        help="classify your own image files with a saved model",
+        description=PREDICT_DESCRIPTION,
+    )
+    predict.add_argument(
+        "path",
+        type=Path,
+        metavar="MODEL",
+        help="a run folder of `dendrite train` (its model.keras) or a .keras file",
+    )
+    predict.add_argument(
+        "images", type=Path, nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)"
+    )
+    predict.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default=None,
+        help="what the model was trained on, for class names and the image conversion "
+        "(default: the run's data set from its metrics.json, else mnist)",
+    )
+    predict.add_argument(
+        "--top", type=positive_int, default=3, metavar="K", help="how many classes to print"
     )
     train_options = train.format_help().split("options:\n", 1)[-1]
     parser.epilog = (
@@ -343,31 +452,181 @@ def _has_matplotlib():
     return importlib.util.find_spec("matplotlib") is not None
 
 
-def write_plots(history, cm, class_names, folder, print_fn):
-    """Save the learning curve and the confusion-matrix heatmap, or say why not.
-
-    Returns the names of the files written.
-    """
-    if not _has_matplotlib():
-        print_fn("matplotlib is not installed: no plots (pip install dendrite[plot]).")
-        return []
-    from dendrite import plotting
-
-    plotting.plot_history(history, folder / "learning_curve.png")
-    plotting.plot_confusion_matrix(cm, class_names, folder / "confusion_matrix.png")
-    return ["learning_curve.png", "confusion_matrix.png"]
-
-
 def default_out(args):
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{args.dataset}-{args.model}-{stamp}"
 
 
+# ---------------------------------------------------------------------------- Ctrl-C
+
+
+class _Interrupted(KeyboardInterrupt):
+    """Raised by :class:`_StopOnInterrupt` between batches after a Ctrl-C."""
+
+
+class _StopOnInterrupt:
+    """Defer Ctrl-C during training: a first SIGINT stops ``fit`` after the current batch.
+
+    Use as a context manager around ``fit`` and pass :attr:`callback` to it. The callback also
+    records where training was (``epoch`` from 1, ``batch``: batches finished in that epoch).
+    A second Ctrl-C raises KeyboardInterrupt at once.
+    """
+
+    def __init__(self):
+        from dendrite.callbacks import Callback
+
+        stopper = self
+        self.requested = False
+        self.epoch = 1
+        self.batch = 0
+        self._previous = None
+
+        class StopCallback(Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                stopper.check()
+                stopper.epoch, stopper.batch = epoch + 1, 0
+
+            def on_train_batch_end(self, batch, logs=None):
+                stopper.batch = batch + 1
+                stopper.check()
+
+        self.callback = StopCallback()
+
+    def check(self):
+        if self.requested:
+            raise _Interrupted
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
 # ---------------------------------------------------------------------------- commands
 
 
-def train(args, print_fn=print):
-    """Run ``dendrite train`` with parsed ``args``; returns the metrics dict it writes."""
+def _first_layer(model, kind):
+    return next((layer for layer in model.layers if type(layer).__name__ == kind), None)
+
+
+PICTURES = {
+    "learning_curve.png": (
+        "Learning curves",
+        ("Loss and accuracy after each epoch, on the training data (measured while it trained, "
+        "with dropout on) and on the held-out validation data."),
+    ),
+    "confusion_matrix.png": (
+        "Confusion matrix",
+        ("Rows are the true classes, columns the predictions; each cell counts test images. "
+        "Blue: correct; red: the errors, darker for the most frequent."),
+    ),
+    "mistakes.png": (
+        "Mistakes",
+        "Test images the model got wrong, those it was most sure about first.",
+    ),
+    "filters.png": (
+        "First-layer filters",
+        ("The 3x3 kernels of the first convolution: each slides over the image and responds "
+        "where the pixels match its pattern (red +, blue -)."),
+    ),
+    "feature_maps.png": (
+        "Feature maps",
+        ("The first convolution's output for the first test image: one map per filter, bright "
+        "where its pattern was found."),
+    ),
+    "first_layer.png": (
+        "First-layer weights",
+        ("The weights from the 784 pixels into each unit of the first Dense layer, drawn as "
+        "images: red pixels raise the unit, blue ones lower it."),
+    ),
+}
+"""Heading and caption in the report of each picture ``dendrite train`` draws."""
+
+
+def write_pictures(model, history, cm, class_names, test, predictions, dataset, folder):
+    """Draw the run's pictures into ``folder``; returns their file names (keys of PICTURES)."""
+    from dendrite import plotting
+
+    x_test, y_test = test
+    names = []
+    if history.epoch:
+        plotting.plot_history(history, folder / "learning_curve.png")
+        names.append("learning_curve.png")
+    plotting.plot_confusion_matrix(cm, class_names, folder / "confusion_matrix.png",
+                                   title=f"{DATASET_TITLES[dataset]} test set")
+    plotting.plot_mistakes(x_test, y_test, predictions, class_names, path=folder / "mistakes.png")
+    names += ["confusion_matrix.png", "mistakes.png"]
+    conv = _first_layer(model, "Conv2D")
+    dense = _first_layer(model, "Dense")
+    if conv is not None:
+        plotting.plot_filters(conv, path=folder / "filters.png")
+        plotting.plot_feature_maps(model, x_test[0], conv, path=folder / "feature_maps.png")
+        names += ["filters.png", "feature_maps.png"]
+    elif dense is not None:
+        units = class_names if dense.units == len(class_names) else None
+        plotting.plot_dense_weights(dense, class_names=units, path=folder / "first_layer.png")
+        names.append("first_layer.png")
+    return names
+
+
+def write_run_report(folder, command, args, results, summary, cm, pictures, interrupted):
+    """``report.html``: the options, the results, the pictures and the model in one page."""
+    from dendrite import report
+
+    accuracy = results["test_accuracy"]
+    headline = (f"Test accuracy <b>{100 * accuracy:.2f} %</b> ({int(cm.trace()):,} of "
+                f"{int(cm.sum()):,} test images), test loss {results['test_loss']:.4f}.")
+    if interrupted:
+        headline += f" Training was interrupted at {interrupted}."
+    metrics = {
+        "test accuracy": f"{100 * accuracy:.2f} %",
+        "test loss": f"{results['test_loss']:.4f}",
+        "epochs trained": results["epochs_run"],
+        "parameters": f"{results['parameters']:,}",
+        "training time": f"{results['fit_seconds']:.1f} s",
+        "dendrite version": results["dendrite_version"],
+    }
+    report.write_report(
+        folder / "report.html",
+        f"dendrite: {args.model} on {DATASET_TITLES[args.dataset]}",
+        command=command,
+        headline=headline,
+        metrics=metrics,
+        options=results["args"],
+        summary=summary,
+        figures=[(*PICTURES[name][:1], folder / name, PICTURES[name][1]) for name in pictures],
+        text_sections=[("Confusion matrix (counts)", format_confusion_matrix(cm))],
+    )
+
+
+def save_model(model, folder, print_fn):
+    """Save ``model.keras`` into ``folder`` where the model can be saved; returns the names."""
+    if not hasattr(model, "save"):
+        return []
+    try:
+        model.save(folder / "model.keras")
+    except ImportError as error:
+        print_fn(f"model not saved: {error}")
+        return []
+    return ["model.keras"]
+
+
+def train(args, print_fn=print, command=None, callbacks=()):
+    """Run ``dendrite train`` with parsed ``args``; returns the metrics dict it writes.
+
+    ``command`` is the command line shown in the report; ``callbacks`` are passed to ``fit``
+    (before the Ctrl-C handling). After a Ctrl-C the metrics carry ``interrupted``.
+    """
     from dendrite import __version__, config, losses, metrics, utils
 
     start = time.perf_counter()
@@ -378,6 +637,9 @@ def train(args, print_fn=print):
     model = build_model(args, len(x))
     out = args.out if args.out is not None else default_out(args)
     out.mkdir(parents=True, exist_ok=True)
+    summary_lines = []
+    model.summary(print_fn=summary_lines.append)
+    summary = "\n".join(summary_lines)
     if args.verbose:
         held_out = len(x) - int(len(x) * (1 - args.validation_split))  # as fit splits
         print_fn(
@@ -386,16 +648,24 @@ def train(args, print_fn=print):
             f"samples; {args.optimizer} lr={args.learning_rate:g} ({args.lr_schedule}), batch "
             f"{args.batch_size}, {args.epochs} epochs, seed {args.seed}"
         )
-        model.summary(print_fn=print_fn)
+        print_fn(summary)
     fit_start = time.perf_counter()
-    history = model.fit(
-        x,
-        y,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        validation_split=args.validation_split,
-        verbose=args.verbose,
-    )
+    interrupted = None
+    with _StopOnInterrupt() as stopper:
+        try:
+            history = model.fit(
+                x,
+                y,
+                batch_size=args.batch_size,
+                epochs=args.epochs,
+                validation_split=args.validation_split,
+                verbose=args.verbose,
+                callbacks=[*callbacks, stopper.callback],
+            )
+        except KeyboardInterrupt:
+            history = model.history
+            interrupted = f"epoch {stopper.epoch}, batch {stopper.batch}"
+            print_fn(f"\ninterrupted at {interrupted}; saving what was trained")
     fit_seconds = time.perf_counter() - fit_start
     # one pass over the test set gives the loss, the accuracy and the confusion matrix
     predictions = model.predict(x_test, batch_size=1024, verbose=0)
@@ -414,9 +684,17 @@ def train(args, print_fn=print):
 
     write_history(history, out)
     write_confusion_matrix(cm, class_names, out)
-    written = ["history.csv", "history.json", "confusion_matrix.csv", "metrics.json"]
-    if not args.no_plot:
-        written += write_plots(history, cm, class_names, out, print_fn)
+    written = save_model(model, out, print_fn)
+    written += ["history.csv", "history.json", "confusion_matrix.csv", "metrics.json"]
+    pictures = []
+    if args.no_plot:
+        pass
+    elif _has_matplotlib():
+        pictures = write_pictures(model, history, cm, class_names, (x_test, y_test),
+                                  predictions, args.dataset, out)
+        written += pictures
+    else:
+        print_fn("matplotlib is not installed: no plots (pip install dendrite[plot]).")
     results = {
         "test_loss": float(test_loss),
         "test_accuracy": float(test_accuracy),
@@ -431,22 +709,187 @@ def train(args, print_fn=print):
             for key, value in vars(args).items()
         },
     }
+    if interrupted:
+        results["interrupted"] = {"epoch": stopper.epoch, "batch": stopper.batch}
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_run_report(out, command or "dendrite train", args, results, summary, cm, pictures,
+                     interrupted)
+    written.append("report.html")
+    if "model.keras" in written:
+        print_fn(f"Model saved to {out / 'model.keras'}")
     print_fn(f"Results in {out}: {', '.join(written)}")
+    print_fn(f"Open the report: {(out / 'report.html').resolve().as_uri()}")
     return results
+
+
+class CommandError(Exception):
+    """A user error of ``evaluate`` or ``predict`` (a missing file, an unreadable model)."""
+
+
+def locate_model(path):
+    """``(model file, data set or None)`` for a run folder or a ``.keras`` file.
+
+    The data set comes from the run's ``metrics.json`` (next to the model) when there is one.
+    """
+    path = Path(path)
+    model_file = path / "model.keras" if path.is_dir() else path
+    if not model_file.is_file():
+        where = f"no model.keras in the folder {path}" if path.is_dir() else f"no file {path}"
+        raise CommandError(f"{where}; give a run folder of `dendrite train` or a .keras file")
+    dataset = None
+    metrics_file = model_file.parent / "metrics.json"
+    if metrics_file.is_file():
+        try:
+            dataset = json.loads(metrics_file.read_text())["args"]["dataset"]
+        except (ValueError, KeyError, TypeError):
+            dataset = None
+    return model_file, dataset if dataset in DATASETS else None
+
+
+def load_saved_model(path):
+    """The model saved at ``path`` (run folder or .keras file) and its data set name or None."""
+    model_file, dataset = locate_model(path)
+    from dendrite import models
+
+    try:
+        model = models.load_model(model_file)
+    except (OSError, ValueError) as error:
+        raise CommandError(f"could not load the model {model_file}: {error}") from error
+    return model, dataset
+
+
+def _input_shape(model):
+    return tuple(model.inputs[0].shape[1:])
+
+
+def evaluate_model(model, dataset, print_fn=print):
+    """Print the test loss, accuracy and confusion matrix of ``model`` on ``dataset``'s test set.
+
+    Returns ``{"test_loss", "test_accuracy", "confusion_matrix"}``.
+    """
+    from dendrite import losses, metrics
+
+    kind = "cnn" if len(_input_shape(model)) == 3 else "mlp"
+    _, (x_test, y_test) = load_dataset(dataset, kind, limit=1)
+    predictions = model.predict(x_test, batch_size=1024, verbose=0)
+    test_loss = float(losses.get("sparse_categorical_crossentropy")(y_test, predictions))
+    cm = metrics.confusion_matrix(y_test, predictions, num_classes=len(CLASS_NAMES[dataset]))
+    accuracy = float(cm.trace() / len(y_test))
+    print_fn(f"Test accuracy: {accuracy:.4f} (loss {test_loss:.4f}) on {len(x_test)} "
+             f"{dataset} test samples")
+    print_fn("Confusion matrix:\n" + format_confusion_matrix(cm))
+    if dataset != "mnist":
+        print_fn("classes: " + ", ".join(f"{i} {n}" for i, n in enumerate(CLASS_NAMES[dataset])))
+    return {"test_loss": test_loss, "test_accuracy": accuracy, "confusion_matrix": cm}
+
+
+def prepare_image(path, dataset="mnist"):
+    """An image file converted the way ``dataset``'s images were made: (28, 28) float32 in [0, 1].
+
+    Grey; inverted when the background (the border's median) is light, since the data sets draw
+    light strokes on black; the background level subtracted and the contrast stretched; cropped
+    to the drawing; resized to fit 20x20 (MNIST) or 28x28 (Fashion-MNIST) keeping the aspect
+    ratio; pasted centred (MNIST: on the centre of mass) on a black 28x28 canvas.
+
+    Raises:
+        CommandError: the file is missing, not an image, or Pillow is not installed.
+    """
+    from dendrite.backend import host as np
+
+    try:
+        from PIL import Image, ImageOps, UnidentifiedImageError
+    except ImportError as error:
+        raise CommandError("reading images needs Pillow: pip install dendrite[images]") from error
+    try:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
+            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                # transparent pixels are background: put the drawing on white
+                rgba = image.convert("RGBA")
+                canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                image = Image.alpha_composite(canvas, rgba)
+            grey = np.asarray(image.convert("L"), dtype="float32")
+    except FileNotFoundError:
+        raise CommandError(f"no image file {path}") from None
+    except (UnidentifiedImageError, OSError) as error:
+        raise CommandError(f"{path} is not an image Pillow can read ({error})") from None
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if np.median(border) > 127:
+        grey, border = 255 - grey, 255 - border
+    background = float(np.median(border))
+    grey = np.clip(grey - background, 0, None)
+    if grey.max() == 0:
+        return np.zeros((28, 28), dtype="float32")
+    grey = grey / grey.max()
+    rows = np.flatnonzero((grey > 0.2).any(axis=1))
+    columns = np.flatnonzero((grey > 0.2).any(axis=0))
+    grey = grey[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
+    box = 20 if dataset == "mnist" else 28
+    height, width = grey.shape
+    scale = box / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = Image.fromarray((grey * 255).astype("uint8")).resize(size, Image.Resampling.LANCZOS)
+    small = np.asarray(small, dtype="float32") / 255
+    if dataset == "mnist":  # centre of mass at the centre, as MNIST was made
+        ys, xs = np.indices(small.shape)
+        mass = small.sum()
+        top = round(14 - (ys * small).sum() / mass)
+        left = round(14 - (xs * small).sum() / mass)
+    else:
+        top, left = (28 - small.shape[0]) // 2, (28 - small.shape[1]) // 2
+    top = min(max(top, 0), 28 - small.shape[0])
+    left = min(max(left, 0), 28 - small.shape[1])
+    canvas = np.zeros((28, 28), dtype="float32")
+    canvas[top:top + small.shape[0], left:left + small.shape[1]] = small
+    return canvas
+
+
+def predict_images(model, paths, dataset="mnist", top=3, print_fn=print):
+    """Print the ``top`` classes and probabilities for each image file; returns the probabilities.
+
+    Returns an array (len(paths), num_classes).
+    """
+    from dendrite.backend import host as np
+
+    shape = _input_shape(model)
+    images = np.stack([prepare_image(path, dataset) for path in paths])
+    probabilities = np.asarray(model.predict(images.reshape(len(images), *shape), verbose=0))
+    names = CLASS_NAMES[dataset]
+    width = max(len(str(path)) for path in paths)
+    for path, row in zip(paths, probabilities):
+        best = np.argsort(-row, kind="stable")[:top]
+        ranked = ", ".join(f"{names[k]} ({100 * row[k]:.1f} %)" for k in best)
+        print_fn(f"{path!s:<{width}}  {ranked}")
+    return probabilities
 
 
 def main(argv=None):
     """Entry point of the ``dendrite`` console script; returns the exit status.
 
-    0 on success; 2 for a bad option (argparse's message); 1 when the data set is unavailable.
+    0 on success or when run without a command (it prints the help); 2 for a bad option
+    (argparse's message, with the nearest valid one); 1 when the data set, the model or an image
+    is unavailable; 130 when Ctrl-C interrupted training (after writing the results).
     """
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    if args.command == "train":
-        try:
-            train(args)
-        except DataUnavailable as error:
-            print(f"dendrite train: error: {error}", file=sys.stderr)
-            return 1
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        if args.command == "train":
+            results = train(args, command=shlex.join(["dendrite", *argv]))
+            return 130 if "interrupted" in results else 0
+        model, saved_dataset = load_saved_model(args.path)
+        dataset = args.dataset or saved_dataset or "mnist"
+        if args.command == "evaluate":
+            evaluate_model(model, dataset)
+        else:
+            predict_images(model, args.images, dataset, args.top)
+    except (DataUnavailable, CommandError) as error:
+        print(f"dendrite {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"dendrite {args.command}: stopped by Ctrl-C", file=sys.stderr)
+        return 130
     return 0
