@@ -397,3 +397,59 @@ def test_random_graphs_cover_every_topology():
     assert kinds >= {"dense", "shared", "merge", "concat", "norm", "nested", "dropout",
                      "frozen", "output feeds a layer"}
     assert fused > 20
+
+
+# ---------------------------------------------------------------------------- masks
+
+
+class _MaskZeroSteps(layers.Layer):
+    """Marks the time steps whose features are all zero as masked; passes x through."""
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, dy):
+        return dy
+
+    def compute_mask(self, inputs, mask=None):
+        return (inputs != 0).any(axis=-1)
+
+
+class _MaskedMean(layers.Layer):
+    """Mean over the unmasked time steps: (batch, steps, features) -> (batch, features)."""
+
+    cache_attributes = ("_weights",)
+
+    def forward(self, x, training=False, mask=None):
+        keep = np.ones(x.shape[:2]) if mask is None else mask.astype(x.dtype)
+        self._weights = (keep / keep.sum(axis=1, keepdims=True))[..., None]
+        return (x * self._weights).sum(axis=1)
+
+    def backward(self, dy):
+        return dy[:, None, :] * self._weights
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
+def test_masks_flow_from_the_layer_that_makes_them_to_the_layer_that_reads_them():
+    rng = np.random.default_rng(12)
+    x_data = rng.standard_normal((3, 4, 2))
+    x_data[0, 2:] = 0  # the last two steps of the first sequence are padding
+    x = dd.Input(shape=(4, 2), dtype=F64)
+    dense = layers.Dense(3, activation="tanh", dtype=F64)  # passes the mask on (Keras does too)
+    y = _MaskedMean(dtype=F64)(dense(_MaskZeroSteps(dtype=F64)(x)))
+    model = dd.Model(x, y)
+    hidden = np.tanh(x_data @ dense.kernel.value + dense.bias.value)
+    expected = np.stack([hidden[0, :2].mean(0), hidden[1].mean(0), hidden[2].mean(0)])
+    np.testing.assert_allclose(model(x_data), expected, rtol=1e-12)
+    model.compile("sgd", "mse")
+    check_model_gradients(model, x_data, rng.standard_normal((3, 3)))
+
+
+def test_a_layer_without_mask_support_drops_the_mask():
+    x = dd.Input(shape=(4, 2), dtype=F64)
+    flat = layers.Flatten(dtype=F64)(_MaskZeroSteps(dtype=F64)(x))
+    model = dd.Model(x, flat)
+    model(np.zeros((1, 4, 2)))
+    assert model._graph.output_masks == [None]

@@ -115,7 +115,7 @@ class Graph:
         # gradients (a model used as a layer inside another model does).
         self._reads_only_inputs = {id(n) for n in self.nodes
                                    if all(id(t) in input_ids for t in n.inputs)}
-        self._masked = any(declares(layer, "forward", "mask") for layer in self.layers)
+        self._masked = any(_handles_masks(layer) for layer in self.layers)
         self._caches = {}
         self.output_masks = [None] * len(self.outputs)
 
@@ -211,6 +211,15 @@ class Graph:
             if id(node) in cache["layers"]:
                 node.layer.restore_cache(cache["layers"][id(node)])
         self._caches = dict(cache["shared"])
+
+
+def _handles_masks(layer):
+    """Whether ``layer`` reads masks (``forward`` declares ``mask``) or makes its own (it
+    overrides the base layer's ``compute_mask``); graphs without such layers skip mask work."""
+    if declares(layer, "forward", "mask"):
+        return True
+    owner = next(klass for klass in type(layer).__mro__ if "compute_mask" in vars(klass))
+    return owner.__module__ != "dendrite.layers.base"
 
 
 def _as_list(value, tensors):

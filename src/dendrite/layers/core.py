@@ -116,6 +116,7 @@ class Dense(KernelLayer):
     """
 
     cache_attributes = ("_x", "_z", "_y")
+    supports_masking = True  # element-wise along time: the mask passes through
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
@@ -160,6 +161,7 @@ class Activation(Layer):
     """
 
     cache_attributes = ("_x", "_y")
+    supports_masking = True  # element-wise along time: the mask passes through
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -191,6 +193,7 @@ class ReLU(Layer):
     """
 
     cache_attributes = ("_x",)
+    supports_masking = True  # element-wise along time: the mask passes through
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -265,6 +268,7 @@ class _NoiseLayer(Layer):
     """Multiplies the input by random noise during training; identity at inference."""
 
     cache_attributes = ("_noise",)
+    supports_masking = True  # element-wise along time: the mask passes through
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
