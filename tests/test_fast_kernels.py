@@ -151,3 +151,32 @@ def test_tiled_max_pooling_routes_ties_to_the_first_maximum():
     np.testing.assert_array_equal(argmax.ravel(), [0, 1])
     dx = pk.max_pool2d_backward(dy, x_padded, y, (2, 2), (2, 2), ((0, 0), (0, 0)), argmax)
     np.testing.assert_array_equal(dx[0, :, :, 0], [[2.0, 0.0, 0.0, 3.0], [0.0, 0.0, 0.0, 0.0]])
+
+
+# ---------------------------------------------------------------------------- erf (exact GELU)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_vectorized_erf_matches_math_erf(dtype):
+    from dendrite.activations import erf
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.standard_normal(2000) * 3, [0.0, 1e-300, -1e-8, 1.9999999, 2.0,
+                                                        -2.0, 5.99, 6.0, 9.0, -40.0]])
+    x = x.astype(dtype)
+    reference = np.array([math.erf(v) for v in x.astype("float64")])
+    y = erf(x)
+    assert y.dtype == dtype and y.shape == x.shape
+    rtol = 1e-13 if dtype == "float64" else 5e-7
+    np.testing.assert_allclose(y, reference, rtol=rtol, atol=1e-300)
+    np.testing.assert_array_equal(erf(np.array([np.inf, -np.inf], dtype=dtype)), [1.0, -1.0])
+    assert np.isnan(erf(np.array([np.nan], dtype=dtype)))[0]
+
+
+def test_erf_keeps_float16_and_empty_arrays():
+    from dendrite.activations import erf
+
+    half = erf(np.array([0.5, -3.0], dtype="float16"))
+    assert half.dtype == np.float16
+    np.testing.assert_allclose(half, [math.erf(0.5), math.erf(-3.0)], rtol=1e-3)
+    assert erf(np.zeros((0, 3))).shape == (0, 3)

@@ -11,12 +11,96 @@ Each activation ``f`` comes as
 Numerics: sigmoid, softmax, log_softmax and softplus never overflow or return NaN, even at |x| = 1000.
 """
 
-from dendrite.backend import erf, get_array_module
+import math
+
+from dendrite.backend import get_array_module
 from dendrite.saving import serialization
 
 _SQRT_2 = 1.4142135623730951
 _INV_SQRT_2PI = 0.3989422804014327
 _GELU_TANH_C = 0.7978845608028654  # sqrt(2 / pi)
+
+
+# ---------------------------------------------------------------------------- erf
+
+
+def _interpolating_polynomial(function, degree, low, high):
+    """Coefficients a_0..a_degree of the polynomial sum a_k t^k, t = (2u - low - high) /
+    (high - low), that interpolates ``function`` at the degree + 1 Chebyshev points of
+    [low, high] (pure Python, at import).
+
+    The interpolant is found in the Chebyshev basis, c_k = 2/n sum_j f(cos a_j) cos(k a_j), then
+    rewritten in powers of t (T_0 = 1, T_1 = t, T_k+1 = 2t T_k - T_k-1) for Horner's rule; for the
+    smooth functions below the power coefficients decay, so this loses no accuracy.
+    """
+    n = degree + 1
+    angles = [math.pi * (j + 0.5) / n for j in range(n)]
+    values = [function(0.5 * (high - low) * math.cos(a) + 0.5 * (high + low)) for a in angles]
+    chebyshev = [2 / n * sum(v * math.cos(k * a) for v, a in zip(values, angles))
+                 for k in range(n)]
+    chebyshev[0] /= 2
+    power = [0.0] * n
+    previous, current = [1.0] + [0.0] * degree, [0.0, 1.0] + [0.0] * (degree - 1)
+    for k, c in enumerate(chebyshev):
+        basis = previous if k == 0 else current
+        if k >= 2:
+            basis = [2 * (current[i - 1] if i else 0.0) - previous[i] for i in range(n)]
+            previous, current = current, basis
+        power = [p + c * b for p, b in zip(power, basis)]
+    return power
+
+
+def _horner(t, coefficients):
+    """sum a_k t^k for an array t, two in-place passes per degree."""
+    result = t * coefficients[-1]
+    for a in reversed(coefficients[1:-1]):
+        result += a
+        result *= t
+    result += coefficients[0]
+    return result
+
+
+def _erf_over_x(u):
+    """erf(sqrt(u)) / sqrt(u), smooth in u >= 0 (2 / sqrt(pi) at 0)."""
+    return math.erf(math.sqrt(u)) / math.sqrt(u) if u > 0 else 2 / math.sqrt(math.pi)
+
+
+def _scaled_erfc(x):
+    """erfc(x) * exp(x^2), smooth and slowly varying for x >= 2."""
+    return math.erfc(x) * math.exp(x * x)
+
+
+# erf(x) = x f(x^2) for |x| < 2 and sign(x) (1 - exp(-x^2) g(|x|)) for 2 <= |x| < 6 (erf is +-1
+# to double precision beyond), with f and g polynomial interpolants fitted once at import from
+# math.erf: relative error < 1e-14 with degrees (18, 20), < 2e-7 with (9, 8) for float32.
+_ERF_FITS = {
+    "float64": (_interpolating_polynomial(_erf_over_x, 18, 0.0, 4.0),
+                _interpolating_polynomial(_scaled_erfc, 20, 2.0, 6.0)),
+    "float32": (_interpolating_polynomial(_erf_over_x, 9, 0.0, 4.0),
+                _interpolating_polynomial(_scaled_erfc, 8, 2.0, 6.0)),
+}
+
+
+def erf(x):
+    """The error function, element-wise and vectorized: erf(x) = 2/sqrt(pi) int_0^x exp(-t^2) dt.
+
+    Piecewise polynomial interpolants (see ``_ERF_FITS``) evaluated with array operations, in the
+    dtype of ``x`` (float16 is computed in float32); the tail |x| >= 2 only where it occurs.
+    """
+    xp = get_array_module(x)
+    work = x if x.dtype.name in _ERF_FITS else x.astype("float32")
+    small_fit, large_fit = _ERF_FITS[work.dtype.name]
+    u = work * work
+    xp.minimum(u, 4.0, out=u)
+    u *= 0.5
+    u -= 1.0
+    y = _horner(u, small_fit)
+    y *= work
+    tail = ~(xp.abs(work) < 2)  # NaN stays in the first branch, where it propagates
+    if tail.any():
+        a = xp.minimum(xp.abs(work[tail]), 6.0)
+        y[tail] = xp.sign(work[tail]) * (1 - xp.exp(-a * a) * _horner(a / 2 - 2, large_fit))
+    return y.astype(x.dtype, copy=False)
 
 
 # ---------------------------------------------------------------------------- functions
