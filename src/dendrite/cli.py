@@ -9,6 +9,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import shlex
 import signal
 import sys
@@ -380,8 +381,64 @@ def build_model(args, train_samples=60000):
     return model
 
 
-class DataUnavailable(RuntimeError):
-    """The data set could be neither found nor downloaded."""
+class UsageError(Exception):
+    """A user error (an unusable option value, an unwritable folder, missing data): the command
+    exits with status 2 and this one-line message on stderr, without a traceback."""
+
+
+class DataUnavailable(UsageError):
+    """The data set could be neither found nor downloaded, or a data file is damaged."""
+
+
+def check_out(out):
+    """Check, before the data set loads, that the output folder ``out`` can be created.
+
+    So that a bad ``--out`` fails in a second, not after training. Nothing is created here.
+    Raises :class:`UsageError` naming the folder and the reason.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--out {out}: cannot create it, {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: cannot write into {existing} (permission denied or "
+                         "read-only)")
+
+
+def make_out(out):
+    """Create ``out`` (checked by :func:`check_out`); a failure is a :class:`UsageError`."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--out {out}: cannot create it ({error.strerror or error})") from None
+
+
+def check_training_size(args, samples):
+    """Refuse a ``--limit`` that leaves no training or no validation sample, or no schedule step."""
+    fit_samples = int(samples * (1 - args.validation_split))  # as fit splits
+    held_out = samples - fit_samples
+    if fit_samples < 1 or (args.validation_split and held_out < 1):
+        part = "training" if fit_samples < 1 else "validation"
+        raise UsageError(
+            f"--limit {samples} with --validation-split {args.validation_split:g} leaves 0 "
+            f"{part} samples; use a larger --limit or a different split"
+        )
+
+
+def strict_json(value):
+    """``value`` with every NaN or infinity replaced by None, so ``json.dumps`` writes strict
+    JSON (``null``), never the bare ``NaN`` most JSON parsers refuse."""
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def load_dataset(name, model, limit=None):
@@ -394,6 +451,8 @@ def load_dataset(name, model, limit=None):
 
     try:
         (x, y), (x_test, y_test) = getattr(datasets, name).load_data()
+    except ValueError as error:  # a damaged data file (hash mismatch, bad IDX data)
+        raise DataUnavailable(f"could not load {name}: {error}") from error
     except OSError as error:
         raise DataUnavailable(
             f"could not load {name}: {error}. Put the four IDX files in $DENDRITE_DATA "
@@ -429,7 +488,8 @@ def format_confusion_matrix(cm):
 def write_history(history, folder):
     """``history.json`` and ``history.csv``: one value per epoch for each logged quantity."""
     logs = {"epoch": [e + 1 for e in history.epoch], **history.history}
-    (folder / "history.json").write_text(json.dumps(logs, indent=2) + "\n")
+    text = json.dumps(strict_json(logs), indent=2, allow_nan=False)
+    (folder / "history.json").write_text(text + "\n")
     with open(folder / "history.csv", "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(list(logs))
@@ -522,8 +582,8 @@ def _first_layer(model, kind):
 PICTURES = {
     "learning_curve.png": (
         "Learning curves",
-        ("Loss and accuracy after each epoch, on the training data (measured while it trained, "
-        "with dropout on) and on the held-out validation data."),
+        ("Loss and accuracy after each epoch: on the training data (averaged over the epoch's "
+         "batches while the weights changed) and on the held-out validation data."),
     ),
     "confusion_matrix.png": (
         "Confusion matrix",
@@ -632,11 +692,13 @@ def train(args, print_fn=print, command=None, callbacks=()):
     start = time.perf_counter()
     if args.threads is not None:
         config.set_num_threads(args.threads)
+    out = args.out if args.out is not None else default_out(args)
+    check_out(out)
     (x, y), (x_test, y_test) = load_dataset(args.dataset, args.model, args.limit)
+    check_training_size(args, len(x))
     utils.set_random_seed(args.seed)
     model = build_model(args, len(x))
-    out = args.out if args.out is not None else default_out(args)
-    out.mkdir(parents=True, exist_ok=True)
+    make_out(out)
     summary_lines = []
     model.summary(print_fn=summary_lines.append)
     summary = "\n".join(summary_lines)
@@ -711,7 +773,8 @@ def train(args, print_fn=print, command=None, callbacks=()):
     }
     if interrupted:
         results["interrupted"] = {"epoch": stopper.epoch, "batch": stopper.batch}
-    (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "metrics.json").write_text(
+        json.dumps(strict_json(results), indent=2, allow_nan=False) + "\n")
     write_run_report(out, command or "dendrite train", args, results, summary, cm, pictures,
                      interrupted)
     written.append("report.html")
@@ -863,12 +926,19 @@ def predict_images(model, paths, dataset="mnist", top=3, print_fn=print):
     return probabilities
 
 
+def _one_line(error):
+    return " ".join(str(error).split())
+
+
 def main(argv=None):
     """Entry point of the ``dendrite`` console script; returns the exit status.
 
-    0 on success or when run without a command (it prints the help); 2 for a bad option
-    (argparse's message, with the nearest valid one); 1 when the data set, the model or an image
-    is unavailable; 130 when Ctrl-C interrupted training (after writing the results).
+    0 on success or when run without a command (it prints the help); 2 for a user error, with
+    one line on stderr: a bad option (argparse's message, with the nearest valid one), an
+    unwritable ``--out``, a ``--limit`` that leaves no training or validation sample, a missing or
+    damaged data set; 1 when the model or an image is unavailable, or when training diverged (the
+    loss or the weights became NaN or infinite); 130 when Ctrl-C interrupted training (after
+    writing the results).
     """
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -886,8 +956,14 @@ def main(argv=None):
             evaluate_model(model, dataset)
         else:
             predict_images(model, args.images, dataset, args.top)
-    except (DataUnavailable, CommandError) as error:
+    except UsageError as error:
+        print(f"dendrite {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except CommandError as error:
         print(f"dendrite {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except FloatingPointError as error:  # the loss or the weights became NaN/inf
+        print(f"dendrite {args.command}: training diverged: {_one_line(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"dendrite {args.command}: stopped by Ctrl-C", file=sys.stderr)

@@ -84,7 +84,7 @@ def write_report(path, title, command=None, headline=None, metrics=None, options
         summary: preformatted text (e.g. ``model.summary()``'s table). Default None.
         figures: ``(heading, image, caption)`` triples, in page order; ``image`` is PNG bytes, a
             PNG file's path or a matplotlib Figure, embedded as a base64 ``data:`` URL.
-        text_sections: ``(heading, preformatted text)`` pairs placed after the results (e.g. the
+        text_sections: ``(heading, preformatted text)`` pairs placed after the figures (e.g. the
             confusion matrix as text). Default none.
 
     Raises:
@@ -111,8 +111,6 @@ def write_report(path, title, command=None, headline=None, metrics=None, options
         parts.append(f"<p>Command: <code>{html.escape(command)}</code></p>")
     if metrics:
         parts += ["<h2>Results</h2>", _table(metrics.items())]
-    for heading, text in text_sections:
-        parts += [f"<h2>{html.escape(heading)}</h2>", f"<pre>{html.escape(text)}</pre>"]
     for heading, image, caption in figures:
         data = base64.b64encode(_image_data(image)).decode("ascii")
         parts += [
@@ -122,6 +120,8 @@ def write_report(path, title, command=None, headline=None, metrics=None, options
             f"<figcaption>{html.escape(caption)}</figcaption>" if caption else "",
             "</figure>",
         ]
+    for heading, text in text_sections:
+        parts += [f"<h2>{html.escape(heading)}</h2>", f"<pre>{html.escape(text)}</pre>"]
     if summary:
         parts += ["<h2>Model</h2>", f"<pre>{html.escape(summary)}</pre>"]
     if options:
