@@ -135,7 +135,7 @@ class Optimizer:
         self._clip(grads)
         lr = self.learning_rate
         if self.weight_decay:
-            flat.values -= (lr * self.weight_decay) * flat.values
+            flat.values *= 1 - lr * self.weight_decay  # w -= lr wd w, in place (no model-size temporary)
         self.iterations += 1
         self.update(flat.values, grads, lr, self.iterations)
 
