@@ -200,13 +200,48 @@ def _check_version(metadata, path):
 
 
 def _model_config_json(model):
-    """config.json: the model's Keras-schema config (from the model-config module)."""
-    return model.to_json()
+    """config.json: the model's Keras-schema config plus Keras's ``compile_config``."""
+    import json
+
+    from dendrite.models.config import serialize_model
+
+    config = serialize_model(model)
+    config["compile_config"] = _compile_config(model)
+    return json.dumps(config)
+
+
+_KERAS_COMPILE_DEFAULTS = {"weighted_metrics": None, "run_eagerly": False,
+                           "steps_per_execution": 1, "jit_compile": False}
+
+
+def _compile_config(model):
+    """Keras's ``compile_config`` (optimizer, loss, loss_weights, metrics), or None."""
+    from dendrite.saving.serialization import serialize
+
+    if model.optimizer is None or model.compiled is None:
+        return None
+    loss, loss_weights, metrics = model._compile_args
+
+    def written(value):
+        if value is None or isinstance(value, (str, int, float, bool)):
+            return value
+        if isinstance(value, (list, tuple)):
+            return [written(item) for item in value]
+        if isinstance(value, dict):
+            return {key: written(item) for key, item in value.items()}
+        return serialize(value)
+
+    optimizer = serialize(model.optimizer)
+    if optimizer["config"].get("epsilon_form") == "keras":
+        del optimizer["config"]["epsilon_form"]  # dendrite's default; Keras has no such argument
+    return {"optimizer": optimizer, "loss": written(loss),
+            "loss_weights": written(loss_weights), "metrics": written(metrics),
+            **_KERAS_COMPILE_DEFAULTS}
 
 
 def _model_from_config(config, path, compile):
     """Build (and compile) a model from a parsed, safety-checked config.json."""
-    from dendrite.models import model_from_config
+    from dendrite.models.config import model_from_config
 
     compile_config = config.get("compile_config")
     config = {key: value for key, value in config.items() if key != "compile_config"}
@@ -217,11 +252,39 @@ def _model_from_config(config, path, compile):
                               f"{error}") from None
     if compile and compile_config:
         try:
-            model.compile_from_config(compile_config)
+            _compile_from_config(model, compile_config)
         except (ValueError, TypeError, KeyError) as error:
             raise FileFormatError(f"{path}: {_CONFIG} has a compile_config dendrite cannot use: "
                                   f"{error}") from None
     return model
+
+
+def _compile_from_config(model, config):
+    from dendrite.saving.serialization import deserialize
+
+    if not isinstance(config, dict):
+        raise TypeError(f"compile_config must be a dict; got {type(config).__name__}")
+    allowed = {"optimizer", "loss", "loss_weights", "metrics", *_KERAS_COMPILE_DEFAULTS}
+    unknown = sorted(set(config) - allowed)
+    if unknown:
+        raise ValueError(f"unknown compile_config keys {unknown}")
+    if config.get("weighted_metrics"):
+        raise ValueError("weighted_metrics are not supported")
+
+    def read(kind, value):
+        if value is None or isinstance(value, (str, int, float)):
+            return value
+        if isinstance(value, list):
+            return [read(kind, item) for item in value]
+        if isinstance(value, dict) and "class_name" not in value:
+            return {key: read(kind, item) for key, item in value.items()}
+        return deserialize(kind, value)
+
+    optimizer = config.get("optimizer")
+    model.compile(optimizer=deserialize("optimizers", optimizer) if optimizer else "rmsprop",
+                  loss=read("losses", config.get("loss")),
+                  loss_weights=config.get("loss_weights"),
+                  metrics=read("metrics", config.get("metrics")))
 
 
 # ------------------------------------------------------------------ weights only
