@@ -288,3 +288,26 @@ def test_bad_verbose_raises(verbose):
     x, y = _data(40)
     with pytest.raises(ValueError, match=r'fit: verbose must be "auto", 0, 1 or 2; got verbose='):
         _model().fit(x, y, verbose=verbose)
+
+
+def test_issue11_every_hook_receives_a_logs_dict():
+    received = []
+
+    class Recorder(dd.callbacks.Callback):
+        def __getattribute__(self, name):
+            if name.startswith("on_"):
+                return lambda *args: received.append((name, args[-1]))
+            return object.__getattribute__(self, name)
+
+    model = dd.Sequential([dd.layers.Dense(1, input_shape=(2,))])
+    model.compile("sgd", "mse")
+    x, y = np.ones((4, 2), "float32"), np.ones((4, 1), "float32")
+    model.fit(x, y, epochs=1, batch_size=2, validation_data=(x, y), callbacks=[Recorder()],
+              verbose=0)
+    model.evaluate(x, y, callbacks=[Recorder()], verbose=0)
+    model.predict(x, callbacks=[Recorder()], verbose=0)
+    hooks = {name for name, _ in received}
+    assert {"on_train_begin", "on_epoch_begin", "on_train_batch_begin", "on_test_batch_end",
+            "on_epoch_end", "on_train_end", "on_predict_begin", "on_predict_end"} <= hooks
+    assert all(isinstance(logs, dict) for _, logs in received)
+    assert "loss" in dict(received)["on_epoch_end"]

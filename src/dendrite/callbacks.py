@@ -56,9 +56,16 @@ class CallbackList(Callback):
         if name.startswith("on_"):
             callbacks = object.__getattribute__(self, "callbacks")
 
-            def call_all(*args, **kwargs):
+            # on_epoch_*/on_*_batch_* take (index, logs), the others (logs); every callback
+            # receives a dict, empty where there is nothing to log (as in Keras)
+            indexed = name.split("_")[-2] in ("epoch", "batch")
+
+            def call_all(*args, logs=None):
+                index, rest = (args[:1], args[1:]) if indexed else ((), args)
+                logs = rest[0] if rest and logs is None else logs
+                logs = {} if logs is None else logs
                 for callback in callbacks:
-                    getattr(callback, name)(*args, **kwargs)
+                    getattr(callback, name)(*index, logs)
 
             return call_all
         return object.__getattribute__(self, name)
