@@ -263,7 +263,10 @@ def serialize_layer(layer, input_shape=None, in_model=False):
     ``in_model`` drops ``input_shape`` from the config (a model's config carries its inputs).
     """
     module, class_name, registered = _identity(layer)
-    config = dict(layer.get_config())
+    try:
+        config = dict(layer.get_config())
+    except (TypeError, ValueError) as error:  # say which layer holds the unwritable object
+        raise type(error)(f"{describe(layer)}: {error}") from None
     if class_name == "InputLayer" and registered is None:
         config = {"batch_shape": [config.get("batch_size"), *config["shape"]],
                   "dtype": config["dtype"], "sparse": False, "name": config["name"]}
