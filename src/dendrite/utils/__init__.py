@@ -5,8 +5,9 @@ import random
 from dendrite import backend
 from dendrite.backend import host as np
 from dendrite.saving.serialization import register_serializable  # noqa: F401
-from dendrite.utils.pydataset import PyDataset, Sequence  # noqa: F401
+from dendrite.utils.image_dataset import image_dataset_from_directory  # noqa: F401
 from dendrite.utils.plot_model import model_to_dot, plot_model  # noqa: F401
+from dendrite.utils.pydataset import PyDataset, Sequence  # noqa: F401
 from dendrite.utils.sequences import pad_sequences  # noqa: F401
 
 
