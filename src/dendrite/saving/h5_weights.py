@@ -265,8 +265,10 @@ def read_model_weights(h5file, model, path, include_optimizer=True):
         variable.assign(value)
     if optimizer_values is not None:
         _assign_optimizer(model, optimizer_values)
-    for generator, state in random_states:
+    for key, generator, state in random_states:
         generator.bit_generator.state = state
+        if key == "shuffle":
+            model.shuffle_generator = generator
 
 
 def _group(h5file, group_path, where, path, required):
@@ -388,13 +390,17 @@ def _assign_optimizer(model, values):
     # lay the variables out once so the optimizer holds state for each; it keeps that state per
     # variable when the model lays them out again for training
     if not optimizer.variable_state(slots[0][0][0]):
-        optimizer.build(FlatParameters(keras_trainable_variables(model)))
+        flat = getattr(model, "_flat", None)  # fit lays the variables out before callbacks run
+        if flat is None or not flat.owns(model.trainable_weights):
+            flat = FlatParameters(model.trainable_weights)
+        optimizer.build(flat)
     for (variable, name), value in slots:
         optimizer.variable_state(variable)[name][...] = value
 
 
 def _read_random(h5file, model, path):
-    """``[(generator, state)]`` from ``dendrite/random``, checked against the model's streams."""
+    """``[(key, generator, state)]`` from ``dendrite``'s attribute ``random``, checked against the
+    model's streams (a loaded model gets the shuffling generator it had when saved)."""
     group = _group(h5file, "dendrite", "dendrite's random state", path, required=False)
     if group is None or "random" not in group.attrs:
         return []
@@ -402,7 +408,10 @@ def _read_random(h5file, model, path):
     data = raw.encode() if isinstance(raw, str) else bytes(raw)
     states = parse_json(data, "the random state (dendrite.attrs['random'])", path)
     result = []
-    for key, generator in _generators(model).items():
+    generators = _generators(model)
+    if "shuffle" in states and "shuffle" not in generators:
+        generators["shuffle"] = np.random.default_rng()  # installed once the state is checked
+    for key, generator in generators.items():
         state = states.get(key)
         if state is None:
             continue
@@ -410,7 +419,7 @@ def _read_random(h5file, model, path):
         if not _same_structure(state, expected):
             raise FileFormatError(f"{path}: the random state for {key!r} does not fit its "
                                   f"{expected['bit_generator']} generator")
-        result.append((generator, state))
+        result.append((key, generator, state))
     return result
 
 
