@@ -570,3 +570,83 @@ def test_duplicate_json_keys_are_refused(tmp_path, trained):
     with pytest.raises(FileFormatError, match="duplicate key 'class_name'"):
         archive.load_model(path)
 
+
+
+def test_builtins_eval_named_as_a_function_is_refused_by_the_registry(tmp_path, marker, trained):
+    activation = {"module": "builtins", "class_name": "function", "config": "eval",
+                  "registered_name": None}
+    path = keras_zip(tmp_path / "a.keras", sequential_config([dense_config(
+        activation=activation)]), good_weights_bytes(trained))
+    with pytest.raises(FileFormatError, match="'eval'"):
+        archive.load_model(path)
+
+
+def test_custom_objects_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="register_serializable"):
+        archive.load_model(tmp_path / "x.keras", custom_objects={"f": print})
+
+
+# ------------------------------------------------------------------ whole models
+
+
+def two_output_model():
+    dendrite.utils.set_random_seed(3)
+    x = Input((6,), name="x")
+    h = layers.Dense(8, activation="relu", name="h")(x)
+    shared = layers.Dense(4, name="shared")
+    inner_in = Input((4,))
+    inner = Model(inner_in, layers.Dense(3)(layers.Dropout(0.2)(inner_in)), name="inner")
+    model = Model(x, [shared(h), inner(shared(layers.Dense(8, name="g")(h)))], name="two")
+    model.compile(dendrite.optimizers.RMSprop(0.01, momentum=0.5, centered=True), ["mse", "mse"])
+    return model
+
+
+def test_keras_archive_round_trip_with_shared_layer_and_nested_model(tmp_path):
+    model = two_output_model()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 6)).astype("float32")
+    y = [rng.standard_normal((16, 4)).astype("float32"),
+         rng.standard_normal((16, 3)).astype("float32")]
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    path = tmp_path / "two.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as zf:
+        assert zf.namelist() == ["metadata.json", "config.json", "model.weights.h5"]
+        assert all(info.compress_type == zipfile.ZIP_STORED for info in zf.infolist())
+        config = json.loads(zf.read("config.json"))
+        assert config["class_name"] == "Functional"
+        assert config["compile_config"]["optimizer"]["class_name"] == "RMSprop"
+        assert json.loads(zf.read("metadata.json"))["dendrite_format_version"] == 1
+    loaded = dendrite.models.load_model(path)
+    assert loaded.optimizer.iterations == 4
+    for a, b in zip(model.predict(x, verbose=0), loaded.predict(x, verbose=0)):
+        np.testing.assert_array_equal(a, b)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    loaded.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)  # optimizer state, shuffling and dropout resumed
+    other = two_output_model()
+    other.load_weights(path)  # weights straight from a .keras archive
+
+
+def test_load_model_without_compile(tmp_path, trained):
+    trained.save(tmp_path / "m.keras")
+    loaded = archive.load_model(tmp_path / "m.keras", compile=False)
+    assert loaded.optimizer is None
+    x, _ = data()
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), trained.predict(x, verbose=0))
+
+
+def test_save_refuses_wrong_extension_and_overwrite(tmp_path, trained):
+    with pytest.raises(ValueError, match=r"must end in \.keras"):
+        trained.save(tmp_path / "m.h5")
+    trained.save(tmp_path / "m.keras")
+    with pytest.raises(FileExistsError, match="overwrite=False"):
+        trained.save(tmp_path / "m.keras", overwrite=False)
+
+
+def test_import_dendrite_does_not_import_h5py():
+    code = "import sys, dendrite; print('h5py' in sys.modules, 'safetensors' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
+                            text=True, timeout=120)
+    assert result.stdout.strip() == "False False", result.stderr
