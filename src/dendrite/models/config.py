@@ -268,8 +268,12 @@ def _call_arguments(name, index, node, layers, produced):
     if not isinstance(node, dict) or set(node) - {"args", "kwargs"}:
         raise ValueError(f"{where}: expected {{'args': [...], 'kwargs': {{...}}}}; got {node!r}")
     args, kwargs = node.get("args", []), node.get("kwargs", {})
-    if not isinstance(kwargs, dict) or any(v is not None for v in kwargs.values()):
-        raise ValueError(f"{where}: call arguments {kwargs!r} are not supported")
+    # Keras records a call's defaults (training=False, mask=None): they change nothing here
+    if not isinstance(kwargs, dict) or any(
+            value is not None and not (key == "training" and value is False)
+            for key, value in kwargs.items()):
+        raise ValueError(f"{where}: call arguments {kwargs!r} are not supported (dendrite "
+                         "accepts training=False and None values only)")
     if not isinstance(args, list) or len(args) != 1:
         raise ValueError(f"{where}: expected one positional argument (a tensor or a list of "
                          f"tensors); got {args!r}")

@@ -61,6 +61,11 @@ _KERAS_ONLY = {
                            "synchronized": _ANY, "renorm": (False,), "renorm_clipping": (None,),
                            "renorm_momentum": _ANY},
     "Dropout": {"noise_shape": (None,)},
+    "Embedding": {"embeddings_constraint": (None,)},
+    "LayerNormalization": {"beta_constraint": (None,), "gamma_constraint": (None,),
+                           "rms_scaling": (False,)},
+    **{name: {"kernel_constraint": (None,), "recurrent_constraint": (None,),
+              "bias_constraint": (None,)} for name in ("SimpleRNN", "LSTM", "GRU")},
     "Flatten": {"data_format": (None, "channels_last")},
     "InputLayer": {"sparse": (None, False), "ragged": (None, False), "optional": (False,)},
     "Initializer": {"input_axes": (None,), "output_axes": (None,)},
@@ -69,6 +74,10 @@ _KERAS_ONLY = {
     "Optimizer": {"use_ema": (False,), "ema_momentum": _ANY, "ema_overwrite_frequency": (None,),
                   "loss_scale_factor": (None,), "gradient_accumulation_steps": (None,)},
 }
+
+# Arguments of dendrite layers that Keras's class does not take, left out when writing (they
+# hold the default there: a SpatialDropout2D has no weights to freeze).
+_NOT_IN_KERAS = {"SpatialDropout2D": ("trainable",)}
 
 # Built-in dendrite layers Keras does not have: written with module "dendrite.layers".
 _DENDRITE_ONLY_LAYERS = {"SumPooling2D"}
@@ -273,6 +282,9 @@ def serialize_layer(layer, input_shape=None, in_model=False):
     else:
         if in_model:
             config.pop("input_shape", None)
+        if registered is None:
+            for key in _NOT_IN_KERAS.get(class_name, ()):
+                config.pop(key, None)
         if isinstance(config.get("dtype"), str):
             config["dtype"] = dtype_policy(config["dtype"])
     result = {"module": module, "class_name": class_name,
