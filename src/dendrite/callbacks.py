@@ -5,6 +5,7 @@ A callback overrides any of the hooks below; ``fit``, ``evaluate`` and ``predict
 training by setting ``self.model.stop_training = True``.
 """
 
+import shutil
 import sys
 import time
 
@@ -96,13 +97,19 @@ def format_logs(logs):
 class ProgbarLogger(Callback):
     """Shows training progress.
 
-    verbose=1: a tqdm bar per epoch with ETA, loss and metrics when the output is a terminal; one
-    line per epoch otherwise (so logs are not flooded). verbose=2: one line per epoch.
+    verbose=1: on a terminal, a tqdm bar per epoch with the loss and metrics, then the elapsed
+    time, ETA and rate; one line per epoch otherwise (so logs are not flooded). verbose=2: one line
+    per epoch. The numbers are never cut off: the bar shrinks to make room for them, and at the
+    end of an epoch whose loss and metrics (validation included) do not fit on one line with the
+    bar, they go on the lines below it, wrapped to the terminal's width.
 
     Args:
         verbose: 1 or 2 (0 means no ProgbarLogger at all).
         stream: where to write. Default sys.stdout.
     """
+
+    _BAR_FORMAT = "{desc} {n_fmt}/{total_fmt} |{bar}| {metrics}{elapsed}<{remaining}, {rate_fmt}"
+    _MIN_BAR = 10
 
     def __init__(self, verbose=1, stream=None):
         super().__init__()
@@ -121,29 +128,66 @@ class ProgbarLogger(Callback):
         self._epoch = epoch
         epochs = self.params.get("epochs", 1)
         if self._interactive():
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=self.params.get("steps"), desc=f"Epoch {epoch + 1}/{epochs}",
-                             unit="batch", file=self._out(), leave=True, dynamic_ncols=True)
+            self._columns = shutil.get_terminal_size((80, 24)).columns
+            self._bar = _bar_class()(total=self.params.get("steps"),
+                                     desc=f"Epoch {epoch + 1}/{epochs}", unit="batch",
+                                     file=self._out(), leave=True, ncols=self._columns,
+                                     bar_format=self._BAR_FORMAT)
 
     def on_train_batch_end(self, batch, logs=None):
         if self._bar is not None:
             self._bar.update(1)
             if logs and (batch % 10 == 0 or batch + 1 == self.params.get("steps")):
-                self._bar.set_postfix_str(format_logs(logs), refresh=False)
+                self._bar.metrics = format_logs(logs) + " - "
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._start
         steps = self.params.get("steps") or 0
+        numbers = format_logs(logs or {})
         if self._bar is not None:
-            self._bar.set_postfix_str(format_logs(logs or {}))
-            self._bar.close()
-            self._bar = None
+            bar, self._bar = self._bar, None
+            bar.metrics = numbers + " - " if numbers else ""
+            # the line with the shortest useful bar; if it is too wide, the numbers move below
+            shortest = bar.format_meter(**{**bar.format_dict, "ncols": None})
+            wrapped = len(shortest) - 10 + self._MIN_BAR > self._columns
+            if wrapped:
+                bar.metrics = ""
+            bar.close()
+            if wrapped:
+                lines = _wrap(list((logs or {}).items()), self._columns - 2)
+                print("\n".join("  " + line for line in lines), file=self._out(), flush=True)
             return
         epochs = self.params.get("epochs", 1)
         per_step = f" - {1000 * seconds / steps:.0f}ms/step" if steps else ""
         print(f"Epoch {epoch + 1}/{epochs} - {steps}/{steps} - {seconds:.1f}s{per_step} - "
-              f"{format_logs(logs or {})}", file=self._out(), flush=True)
+              f"{numbers}", file=self._out(), flush=True)
+
+
+def _wrap(items, width):
+    """``name: value`` items joined by " - " into lines of at most ``width`` characters."""
+    lines, line = [], ""
+    for key, value in items:
+        item = f"{key}: {value:.4f}"
+        if line and len(line) + 3 + len(item) > width:
+            lines.append(line)
+            line = item
+        else:
+            line = f"{line} - {item}" if line else item
+    return [*lines, line] if line else lines
+
+
+def _bar_class():
+    """A tqdm bar whose format may name ``{metrics}`` (the text in its ``metrics`` attribute)."""
+    from tqdm import tqdm
+
+    class MetricsBar(tqdm):
+        metrics = ""
+
+        @property
+        def format_dict(self):
+            return {**super().format_dict, "metrics": self.metrics}
+
+    return MetricsBar
 
 
 _CLASSES = {"History": History, "ProgbarLogger": ProgbarLogger}

@@ -11,10 +11,9 @@ import json
 import math
 import os
 import shlex
-import signal
 import sys
-import threading
 import time
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -520,56 +519,24 @@ def default_out(args):
 # ---------------------------------------------------------------------------- Ctrl-C
 
 
-class _Interrupted(KeyboardInterrupt):
-    """Raised by :class:`_StopOnInterrupt` between batches after a Ctrl-C."""
+def _progress_tracker():
+    """A callback recording where training is: ``epoch`` (from 1), ``batch`` (batches finished
+    in that epoch) and ``finished`` (``on_train_end`` ran, so ``fit`` was not interrupted)."""
+    from dendrite.callbacks import Callback
 
+    class ProgressTracker(Callback):
+        epoch, batch, finished = 1, 0, False
 
-class _StopOnInterrupt:
-    """Defer Ctrl-C during training: a first SIGINT stops ``fit`` after the current batch.
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch, self.batch = epoch + 1, 0
 
-    Use as a context manager around ``fit`` and pass :attr:`callback` to it. The callback also
-    records where training was (``epoch`` from 1, ``batch``: batches finished in that epoch).
-    A second Ctrl-C raises KeyboardInterrupt at once.
-    """
+        def on_train_batch_end(self, batch, logs=None):
+            self.batch = batch + 1
 
-    def __init__(self):
-        from dendrite.callbacks import Callback
+        def on_train_end(self, logs=None):
+            self.finished = True
 
-        stopper = self
-        self.requested = False
-        self.epoch = 1
-        self.batch = 0
-        self._previous = None
-
-        class StopCallback(Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                stopper.check()
-                stopper.epoch, stopper.batch = epoch + 1, 0
-
-            def on_train_batch_end(self, batch, logs=None):
-                stopper.batch = batch + 1
-                stopper.check()
-
-        self.callback = StopCallback()
-
-    def check(self):
-        if self.requested:
-            raise _Interrupted
-
-    def _handler(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-        return False
+    return ProgressTracker()
 
 
 # ---------------------------------------------------------------------------- commands
@@ -684,8 +651,9 @@ def save_model(model, folder, print_fn):
 def train(args, print_fn=print, command=None, callbacks=()):
     """Run ``dendrite train`` with parsed ``args``; returns the metrics dict it writes.
 
-    ``command`` is the command line shown in the report; ``callbacks`` are passed to ``fit``
-    (before the Ctrl-C handling). After a Ctrl-C the metrics carry ``interrupted``.
+    ``command`` is the command line shown in the report; ``callbacks`` are passed to ``fit``.
+    After a Ctrl-C (fit stops after the current batch) everything is still written, and the
+    metrics carry ``interrupted``: the epoch (from 1) and the batches finished in it.
     """
     from dendrite import __version__, config, losses, metrics, utils
 
@@ -712,8 +680,11 @@ def train(args, print_fn=print, command=None, callbacks=()):
         )
         print_fn(summary)
     fit_start = time.perf_counter()
-    interrupted = None
-    with _StopOnInterrupt() as stopper:
+    tracker = _progress_tracker()
+    # fit stops after the current batch on Ctrl-C and returns what it has (a second Ctrl-C stops
+    # at once); this command reports it itself rather than through fit's warning
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="fit was interrupted")
         try:
             history = model.fit(
                 x,
@@ -722,12 +693,14 @@ def train(args, print_fn=print, command=None, callbacks=()):
                 epochs=args.epochs,
                 validation_split=args.validation_split,
                 verbose=args.verbose,
-                callbacks=[*callbacks, stopper.callback],
+                callbacks=[*callbacks, tracker],
             )
         except KeyboardInterrupt:
             history = model.history
-            interrupted = f"epoch {stopper.epoch}, batch {stopper.batch}"
-            print_fn(f"\ninterrupted at {interrupted}; saving what was trained")
+    interrupted = None
+    if not tracker.finished:
+        interrupted = f"epoch {tracker.epoch}, batch {tracker.batch}"
+        print_fn(f"\ninterrupted at {interrupted}; saving what was trained")
     fit_seconds = time.perf_counter() - fit_start
     # one pass over the test set gives the loss, the accuracy and the confusion matrix
     predictions = model.predict(x_test, batch_size=1024, verbose=0)
@@ -772,7 +745,7 @@ def train(args, print_fn=print, command=None, callbacks=()):
         },
     }
     if interrupted:
-        results["interrupted"] = {"epoch": stopper.epoch, "batch": stopper.batch}
+        results["interrupted"] = {"epoch": tracker.epoch, "batch": tracker.batch}
     (out / "metrics.json").write_text(
         json.dumps(strict_json(results), indent=2, allow_nan=False) + "\n")
     write_run_report(out, command or "dendrite train", args, results, summary, cm, pictures,
