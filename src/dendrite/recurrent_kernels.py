@@ -74,65 +74,86 @@ def simple_rnn_step_backward(dh, h, recurrent_kernel, activation, dz, dh_prev):
 # ---------------------------------------------------------------------------- LSTM
 
 
-def lstm_step_forward(gates, h_prev, c_prev, recurrent_kernel, c, tanh_c, h, activation,
-                      recurrent_activation):
-    """One LSTM step with Keras's gate order i, f, c (g), o:
+def lstm_fast_path(activation, recurrent_activation):
+    """Whether the LSTM kernels may use their fused form (tanh activation, sigmoid gates): the
+    layer then hands them the sigmoid gates' columns pre-scaled by 1/2, so one tanh over all four
+    gates does the work, since sigmoid(z) = (1 + tanh(z / 2)) / 2."""
+    return activation.name == "tanh" and recurrent_activation.name == "sigmoid"
 
-        z = x_t W + b + h_{t-1} R;  i, f, o = sigma(z_i, z_f, z_o);  g = act(z_g)
+
+def lstm_step_forward(gates, h_prev, c_prev, recurrent_kernel, c, tanh_c, h, activation,
+                      recurrent_activation, scratch):
+    """One LSTM step; the kernels keep the gates in the order i, f, o, g (the sigmoid gates side by
+    side; the layer converts from and to Keras's i, f, c, o):
+
+        z = x_t W + b + h_{t-1} R;  i, f, o = rec_act(z_i, z_f, z_o);  g = act(z_g)
         c_t = f * c_{t-1} + i * g;   h_t = o * act(c_t)
 
+    On the fast path (:func:`lstm_fast_path`) the i, f, o columns of W, b and R come in halved.
+
     Args:
-        gates: (B, 4u) holding x_t W + b on entry; the activated [i, f, g, o] on exit.
-        h_prev, c_prev: (B, u). recurrent_kernel: (u, 4u).
-        c, tanh_c, h: (B, u) out: c_t, act(c_t), h_t.
+        gates: (B, 4u) holding x_t W + b on entry; the activated [i, f, o, g] on exit.
+        h_prev, c_prev: (B, u). recurrent_kernel: (u, 4u), internal order.
+        c, tanh_c, h: (B, u) out: c_t, act(c_t), h_t. scratch: (B, 4u) work space.
     """
     xp = get_array_module(gates)
     u = c.shape[1]
-    gates += h_prev @ recurrent_kernel
-    activate_(recurrent_activation, gates[:, :2 * u])
-    activate_(activation, gates[:, 2 * u:3 * u])
-    activate_(recurrent_activation, gates[:, 3 * u:])
-    i, f, g, o = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:3 * u], gates[:, 3 * u:]
+    xp.matmul(h_prev, recurrent_kernel, out=scratch)
+    gates += scratch
+    sigmoid_gates = gates[:, :3 * u]
+    if lstm_fast_path(activation, recurrent_activation):
+        xp.tanh(gates, out=gates)
+        sigmoid_gates *= 0.5
+        sigmoid_gates += 0.5
+    else:
+        activate_(recurrent_activation, sigmoid_gates)
+        activate_(activation, gates[:, 3 * u:])
+    i, f, o, g = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:3 * u], gates[:, 3 * u:]
     xp.multiply(f, c_prev, out=c)
     xp.multiply(i, g, out=tanh_c)
     c += tanh_c
-    tanh_c[...] = c
-    activate_(activation, tanh_c)
+    if activation.name == "tanh":
+        xp.tanh(c, out=tanh_c)
+    else:
+        tanh_c[...] = c
+        activate_(activation, tanh_c)
     xp.multiply(o, tanh_c, out=h)
 
 
-def lstm_step_backward(dh, dc, gates, c_prev, tanh_c, recurrent_kernel, dgates, dh_prev,
+def lstm_step_backward(dh, dc, gates, c_prev, tanh_c, recurrent_kernel_t, dgates, dh_prev,
                        activation, recurrent_activation):
-    """Backward of :func:`lstm_step_forward`.
+    """Backward of :func:`lstm_step_forward` (gates in the order i, f, o, g):
 
         dc_t += dh * o * act'(c_t);  do = dh * act(c_t)
-        di = dc_t * g;  dg = dc_t * i;  df = dc_t * c_{t-1};  dc_{t-1} = dc_t * f
-        dz = [di, df, dg, do] * (gate derivatives);  dh_{t-1} = dz R^T
+        di = dc_t * g;  df = dc_t * c_{t-1};  dg = dc_t * i;  dc_{t-1} = dc_t * f
+        dz = [di, df, do, dg] * (gate derivatives);  dh_{t-1} = dz R^T
+
+    dz is the gradient with respect to the true pre-activations (whatever scaling the fast path
+    used), so the layer's weight gradients follow from it directly.
 
     Args:
         dh: (B, u) d(loss)/d(h_t) (all paths).
         dc: (B, u) d(loss)/d(c_t) from step t+1 on entry; d(loss)/d(c_{t-1}) on exit.
         gates: (B, 4u) the step's activated gates. c_prev, tanh_c: (B, u).
+        recurrent_kernel_t: (4u, u), the transposed recurrent kernel in the internal order.
         dgates: (B, 4u) out: d(loss)/dz. dh_prev: (B, u) out.
     """
     xp = get_array_module(dh)
     u = dh.shape[1]
-    i, f, g, o = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:3 * u], gates[:, 3 * u:]
-    di, df, dg, do = (dgates[:, :u], dgates[:, u:2 * u], dgates[:, 2 * u:3 * u],
+    i, f, o, g = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:3 * u], gates[:, 3 * u:]
+    di, df, do, dg = (dgates[:, :u], dgates[:, u:2 * u], dgates[:, 2 * u:3 * u],
                       dgates[:, 3 * u:])
-    xp.multiply(dh, o, out=di)
-    activation_backward_(activation, di, tanh_c)
-    dc += di
-    xp.multiply(dh, tanh_c, out=do)
-    activation_backward_(recurrent_activation, do, o)
+    xp.multiply(dh, o, out=dg)
+    activation_backward_(activation, dg, tanh_c)
+    dc += dg
     xp.multiply(dc, g, out=di)
-    activation_backward_(recurrent_activation, di, i)
+    xp.multiply(dc, c_prev, out=df)
+    xp.multiply(dh, tanh_c, out=do)
+    activation_backward_(recurrent_activation, dgates[:, :3 * u], gates[:, :3 * u])
     xp.multiply(dc, i, out=dg)
     activation_backward_(activation, dg, g)
-    xp.multiply(dc, c_prev, out=df)
-    activation_backward_(recurrent_activation, df, f)
     dc *= f
-    xp.matmul(dgates, recurrent_kernel.T, out=dh_prev)
+    xp.matmul(dgates, recurrent_kernel_t, out=dh_prev)
 
 
 # ---------------------------------------------------------------------------- GRU

@@ -26,6 +26,7 @@ from dendrite.layers.base import Layer
 from dendrite.recurrent_kernels import (
     gru_step_backward,
     gru_step_forward,
+    lstm_fast_path,
     lstm_step_backward,
     lstm_step_forward,
     simple_rnn_step_backward,
@@ -228,8 +229,8 @@ class BaseRNN(Layer):
                 dropout_mask(self._rng, (batch, self.units), self.recurrent_dropout, self.dtype), x)
         step_mask = self._step_mask(mask, batch, timesteps, xp)
         # the input projection of every step at once: (T*B, F) @ (F, G*u)
-        xw = x_tm.reshape(timesteps * batch, features) @ self.kernel.value
-        input_bias = self._input_bias_value()
+        kernel, input_bias = self._projection()
+        xw = x_tm.reshape(timesteps * batch, features) @ kernel
         if input_bias is not None:
             xw += input_bias
         xw = xw.reshape(timesteps, batch, -1)
@@ -280,6 +281,18 @@ class BaseRNN(Layer):
     def _input_bias_value(self):
         return None if self.bias is None else self.bias.value
 
+    def _to_internal(self, columns):
+        """Gate columns (last axis) in the order the step kernels use: Keras's, unless a cell
+        reorders them."""
+        return columns
+
+    def _from_internal(self, columns):
+        return columns
+
+    def _projection(self):
+        """(kernel, bias) of the input projection as the step kernels expect them."""
+        return self.kernel.value, self._input_bias_value()
+
     def _input_bias_grad(self):
         return None if self.bias is None else self.bias.grad
 
@@ -308,13 +321,14 @@ class BaseRNN(Layer):
                                             cache["recurrent_mask"])
         dxw2 = dxw.reshape(timesteps * batch, -1)
         x2 = cache["x_tm"].reshape(timesteps * batch, features)
-        self.kernel.grad += x2.T @ dxw2  # dW = X^T dZ over all steps
+        self.kernel.grad += self._from_internal(x2.T @ dxw2)  # dW = X^T dZ over all steps
         bias_grad = self._input_bias_grad()
         if bias_grad is not None:
-            bias_grad += xp.ones(dxw2.shape[0], dtype=dxw2.dtype) @ dxw2
+            bias_grad += self._from_internal(xp.ones(dxw2.shape[0], dtype=dxw2.dtype) @ dxw2)
         dx = None
         if need_dx:
-            dx_tm = (dxw2 @ self.kernel.value.T).reshape(timesteps, batch, features)
+            kernel = self._to_internal(self.kernel.value)
+            dx_tm = (dxw2 @ kernel.T).reshape(timesteps, batch, features)
             if cache["input_mask"] is not None:
                 dx_tm *= cache["input_mask"]
             if self.go_backwards:
@@ -458,8 +472,33 @@ class LSTM(BaseRNN):
 
     def build(self, input_shape):
         super().build(input_shape)
+        u = self.units
         if self.bias is not None and self.unit_forget_bias:
-            self.bias.value[self.units:2 * self.units] = 1
+            self.bias.value[u:2 * u] = 1
+        # the step kernels keep the gates as i, f, o, g: the sigmoid gates side by side
+        host = backend.host
+        self._order = host.concatenate([host.arange(2 * u), host.arange(3 * u, 4 * u),
+                                        host.arange(2 * u, 3 * u)])
+        self._inverse = host.argsort(self._order)
+        self._fast = lstm_fast_path(self.activation, self.recurrent_activation)
+        self._gate_scale = host.ones(4 * u, dtype=self.dtype)
+        if self._fast:
+            self._gate_scale[:3 * u] = 0.5  # sigmoid(z) = (1 + tanh(z / 2)) / 2
+
+    def _to_internal(self, columns):
+        return columns[..., self._order]
+
+    def _from_internal(self, columns):
+        return columns[..., self._inverse]
+
+    def _scaled(self, columns):
+        if self._fast:
+            columns *= to_device_like(self._gate_scale, columns)
+        return columns
+
+    def _projection(self):
+        bias = None if self.bias is None else self._scaled(self._to_internal(self.bias.value))
+        return self._scaled(self._to_internal(self.kernel.value)), bias
 
     def _run_forward(self, xw, states0, step_mask, recurrent_mask):
         xp = backend.get_array_module(xw)
@@ -468,11 +507,12 @@ class LSTM(BaseRNN):
         h_seq, c_seq = xp.empty(shape, dtype=xw.dtype), xp.empty(shape, dtype=xw.dtype)
         tanh_c = xp.empty((timesteps, batch, self.units), dtype=xw.dtype)
         h_seq[0], c_seq[0] = states0
-        recurrent_kernel = self.recurrent_kernel.value
+        recurrent_kernel = self._scaled(self._to_internal(self.recurrent_kernel.value))
+        scratch = xp.empty_like(xw[0])
         for t in range(timesteps):
             h_prev = h_seq[t] if recurrent_mask is None else h_seq[t] * recurrent_mask
             lstm_step_forward(xw[t], h_prev, c_seq[t], recurrent_kernel, c_seq[t + 1], tanh_c[t],
-                              h_seq[t + 1], self.activation, self.recurrent_activation)
+                              h_seq[t + 1], self.activation, self.recurrent_activation, scratch)
             if step_mask is not None:
                 _carry_masked(h_seq[t + 1], h_seq[t], step_mask[t])
                 _carry_masked(c_seq[t + 1], c_seq[t], step_mask[t])
@@ -487,14 +527,15 @@ class LSTM(BaseRNN):
         dgates = xp.empty_like(gates)
         dh, dc = carries
         dh_prev = xp.empty_like(dh)
-        recurrent_kernel = self.recurrent_kernel.value
+        recurrent_kernel_t = xp.ascontiguousarray(
+            self._to_internal(self.recurrent_kernel.value).T)
         for t in range(timesteps - 1, -1, -1):
             dh += dh_seq[t]
             mask_t = None if step_mask is None else step_mask[t]
             passed_h = _split_masked(dh, mask_t)
             passed_c = _split_masked(dc, mask_t)
-            lstm_step_backward(dh, dc, gates[t], c_seq[t], tanh_c[t], recurrent_kernel, dgates[t],
-                               dh_prev, self.activation, self.recurrent_activation)
+            lstm_step_backward(dh, dc, gates[t], c_seq[t], tanh_c[t], recurrent_kernel_t,
+                               dgates[t], dh_prev, self.activation, self.recurrent_activation)
             if recurrent_mask is not None:
                 dh_prev *= recurrent_mask
             if passed_h is not None:
@@ -502,8 +543,8 @@ class LSTM(BaseRNN):
                 dc += passed_c
             dh, dh_prev = dh_prev, dh
         h_in = h_seq[:timesteps] if recurrent_mask is None else h_seq[:timesteps] * recurrent_mask
-        self.recurrent_kernel.grad += (h_in.reshape(-1, units).T
-                                       @ dgates.reshape(-1, 4 * units))
+        self.recurrent_kernel.grad += self._from_internal(h_in.reshape(-1, units).T
+                                                          @ dgates.reshape(-1, 4 * units))
         return dgates, [dh, dc]
 
     def get_config(self):
