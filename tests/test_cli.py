@@ -340,13 +340,13 @@ def test_train_fashion_mnist(tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["test_accuracy"] > 0.6
 
 
-def test_unavailable_data_set_exits_1(tmp_path, monkeypatch, capsys):
+def test_unavailable_data_set_exits_2(tmp_path, monkeypatch, capsys):
     def no_download(*args, **kwargs):
         raise OSError("Could not download train-images-idx3-ubyte.gz: no network")
 
     monkeypatch.setattr(fashion_mnist, "load_data", no_download)
     status = cli.main(["train", "--dataset", "fashion_mnist", "--out", str(tmp_path / "x")])
-    assert status == 1
+    assert status == 2  # a user error (#12)
     assert "dendrite train: error: could not load fashion_mnist: Could not download" in (
         capsys.readouterr().err
     )

@@ -32,7 +32,7 @@ import re
 from collections import defaultdict
 
 from dendrite import backend, initializers, regularizers
-from dendrite.errors import check_unknown_kwargs, describe, shape_error
+from dendrite.errors import check_unknown_kwargs, describe, is_integer, shape_error
 from dendrite.graph import Node, SymbolicTensor, is_symbolic
 from dendrite.variables import Variable
 
@@ -286,7 +286,7 @@ def _declared_input_shape(input_shape, input_dim, batch_input_shape):
     if batch_input_shape is not None:
         return tuple(batch_input_shape)[1:]
     if input_shape is not None:
-        return (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+        return (input_shape,) if is_integer(input_shape) else tuple(input_shape)
     if input_dim is not None:
         return (input_dim,)
     return None
@@ -323,10 +323,11 @@ class InputLayer(Layer):
             shape = self.input_spec_shape
         if shape is None:
             raise ValueError(f"{describe(self)}: shape is required, e.g. Input(shape=(784,))")
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        if any(d is not None and (not isinstance(d, int) or d < 1) for d in shape):
+        shape = (shape,) if is_integer(shape) else tuple(shape)
+        if any(d is not None and (not is_integer(d) or d < 1) for d in shape):
             raise ValueError(f"{describe(self)}: shape must hold positive integers or None; "
                              f"got shape={shape!r}")
+        shape = tuple(None if d is None else int(d) for d in shape)
         self.shape = shape
         self.batch_size = batch_size
         self.input_spec_shape = shape
