@@ -9,7 +9,7 @@ from dendrite.layers.conv import Conv1D, Conv2D
 from dendrite.layers.core import Dense, Flatten
 from dendrite.layers.normalization import BatchNormalization
 from dendrite.layers.pooling import MaxPooling2D
-from dendrite.testing import check_gradients
+from dendrite.testing import run_layer_test
 
 
 def keras_same_pads(n, k, s, d=1):
@@ -48,47 +48,69 @@ CONV2D_CASES = [
 ]
 
 
-def _make_conv2d(kwargs, **extra):
-    return Conv2D(**kwargs, **extra, dtype="float64", bias_initializer="random_normal")
+ACTIVATIONS = {None: (lambda z: z, lambda t: t), "tanh": (np.tanh, lambda t: t.tanh()),
+               "relu": (lambda z: np.maximum(z, 0), lambda t: t.relu()),
+               "sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda t: t.sigmoid())}
 
 
-@pytest.mark.parametrize("shape, kwargs", CONV2D_CASES)
-def test_conv2d_forward_matches_reference(shape, kwargs):
-    x = np.random.default_rng(0).standard_normal(shape)
-    layer = _make_conv2d(kwargs)
-    y = layer(x)
-    spatial = shape[1:3]
-    strides = layer.strides
+def _torch():
+    """torch, imported only when the harness runs a torch reference (it skips parity without)."""
+    import torch
+
+    return torch
+
+
+def _same_or_valid_pads(layer, spatial):
+    """((before, after) per spatial axis) for ``layer``'s padding on inputs of ``spatial`` size."""
     if layer.padding == "same":
-        pads = tuple(keras_same_pads(n, k, s, d) for n, k, s, d in
-                     zip(spatial, layer.kernel_size, strides, layer.dilation_rate))
-    else:
-        pads = ((0, 0), (0, 0))
-    bias = None if layer.bias is None else layer.bias.value
-    expected = reference_conv2d(x, layer.kernel.value, bias, strides, pads, layer.dilation_rate)
-    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
-    assert y.shape[1:] == layer.compute_output_shape((None, *shape[1:]))[1:]
+        return tuple(keras_same_pads(n, k, s, d) for n, k, s, d in
+                     zip(spatial, layer.kernel_size, layer.strides, layer.dilation_rate))
+    if layer.padding == "causal":
+        return ((layer.dilation_rate[0] * (layer.kernel_size[0] - 1), 0),)
+    return tuple((0, 0) for _ in spatial)
 
 
+@pytest.mark.parametrize("activation", [None, "tanh", "relu"])
 @pytest.mark.parametrize("shape, kwargs", CONV2D_CASES)
-def test_conv2d_gradients(shape, kwargs):
-    x = np.random.default_rng(1).standard_normal(shape)
-    check_gradients(_make_conv2d(kwargs, activation="tanh"), x)
+def test_conv2d(shape, kwargs, activation):
+    """Direct NumPy convolution, float64 gradients, torch conv2d parity (NCHW, explicit Keras
+    'same' pads), float32, config round trip and shape inference (run_layer_test)."""
+    probe = Conv2D(**kwargs)
+    (top, bottom), (left, right) = pads = _same_or_valid_pads(probe, shape[1:3])
+    numpy_activation, torch_activation = ACTIVATIONS[activation]
+
+    def reference(x, kernel, bias=None):
+        return numpy_activation(reference_conv2d(x, kernel, bias, probe.strides, pads,
+                                                 probe.dilation_rate))
+
+    def torch_reference(x, kernel, bias=None):
+        functional = _torch().nn.functional
+        padded = functional.pad(x.permute(0, 3, 1, 2), (left, right, top, bottom))
+        y = functional.conv2d(padded, kernel.permute(3, 2, 0, 1), bias, stride=probe.strides,
+                              dilation=probe.dilation_rate)
+        return torch_activation(y.permute(0, 2, 3, 1))
+
+    report = run_layer_test(Conv2D, {**kwargs, "activation": activation,
+                                     "bias_initializer": "random_normal"}, shape,
+                            reference=reference, torch_reference=torch_reference, seed=1)
+    assert set(report["gradients"]) == ({"x", "kernel"} | (
+        {"bias"} if kwargs.get("use_bias", True) else set()))
 
 
 @pytest.mark.parametrize("kwargs", [{"kernel_size": 3, "strides": 2, "padding": "same"},
                                     {"kernel_size": (2, 3), "dilation_rate": (1, 2)}])
-def test_conv2d_channels_first_gradients_and_layout(kwargs):
-    x = np.random.default_rng(2).standard_normal((2, 3, 7, 6))
-    first = Conv2D(4, data_format="channels_first", dtype="float64", **kwargs)
-    check_gradients(first, x)
+def test_conv2d_channels_first(kwargs):
+    """channels_first equals channels_last on transposed data, plus the harness's checks."""
     last = Conv2D(4, dtype="float64", **kwargs)
     last.ensure_built((None, 7, 6, 3))
-    last.set_weights(first.get_weights())
-    y_first = first(x)
-    y_last = last(x.transpose(0, 2, 3, 1))
-    np.testing.assert_allclose(y_first, y_last.transpose(0, 3, 1, 2), rtol=1e-12, atol=1e-12)
-    assert first.compute_output_shape((None, 3, 7, 6))[1:] == y_first.shape[1:]
+
+    def reference(x, kernel, bias):
+        last.set_weights([kernel, bias])
+        return last(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+    run_layer_test(Conv2D, {"filters": 4, "data_format": "channels_first",
+                            "bias_initializer": "random_normal", **kwargs}, (2, 3, 7, 6),
+                   reference=reference, seed=2)
 
 
 def test_conv2d_relu_is_fused_and_correct():
@@ -113,17 +135,42 @@ CONV1D_CASES = [
 ]
 
 
+@pytest.mark.parametrize("activation", [None, "sigmoid", "relu"])
 @pytest.mark.parametrize("shape, kwargs", CONV1D_CASES)
-def test_conv1d_gradients(shape, kwargs):
-    x = np.random.default_rng(4).standard_normal(shape)
-    check_gradients(Conv1D(**kwargs, activation="sigmoid", dtype="float64"), x)
+def test_conv1d(shape, kwargs, activation):
+    """Conv1D as a NumPy 2-D convolution of height 1, torch conv1d parity (valid, same and
+    causal padding), and the harness's other checks."""
+    probe = Conv1D(**kwargs)
+    (pads,) = _same_or_valid_pads(probe, shape[1:2])
+    (s,), (d,) = probe.strides, probe.dilation_rate
+    numpy_activation, torch_activation = ACTIVATIONS[activation]
+
+    def reference(x, kernel, bias):
+        y = reference_conv2d(x[:, None], kernel[None], bias, (1, s), ((0, 0), pads), (1, d))
+        return numpy_activation(y[:, 0])
+
+    def torch_reference(x, kernel, bias):
+        functional = _torch().nn.functional
+        padded = functional.pad(x.permute(0, 2, 1), pads)
+        y = functional.conv1d(padded, kernel.permute(2, 1, 0), bias, stride=s, dilation=d)
+        return torch_activation(y.permute(0, 2, 1))
+
+    run_layer_test(Conv1D, {**kwargs, "activation": activation,
+                            "bias_initializer": "random_normal"}, shape,
+                   reference=reference, torch_reference=torch_reference, seed=4)
 
 
-def test_conv1d_channels_first_gradients():
-    x = np.random.default_rng(5).standard_normal((2, 3, 8))
-    layer = Conv1D(2, 3, padding="same", data_format="channels_first", dtype="float64")
-    check_gradients(layer, x)
-    assert layer(x).shape == (2, 2, 8)
+def test_conv1d_channels_first():
+    last = Conv1D(2, 3, padding="same", dtype="float64")
+    last.ensure_built((None, 8, 3))
+
+    def reference(x, kernel, bias):
+        last.set_weights([kernel, bias])
+        return last(x.transpose(0, 2, 1)).transpose(0, 2, 1)
+
+    run_layer_test(Conv1D, {"filters": 2, "kernel_size": 3, "padding": "same",
+                            "data_format": "channels_first", "bias_initializer": "random_normal"},
+                   (2, 3, 8), reference=reference, expected_output_shape=(2, 2, 8), seed=5)
 
 
 def test_conv1d_causal_output_never_reads_the_future():
@@ -136,78 +183,7 @@ def test_conv1d_causal_output_never_reads_the_future():
     np.testing.assert_array_equal(layer(x_later_changed)[:, :6], y[:, :6])
 
 
-# ---------------------------------------------------------------------------- PyTorch parity
-
-
-@pytest.mark.parametrize("shape, kwargs", CONV2D_CASES)
-def test_conv2d_matches_torch(shape, kwargs):
-    torch = pytest.importorskip("torch")
-    functional = torch.nn.functional
-    rng = np.random.default_rng(7)
-    x = rng.standard_normal(shape)
-    layer = _make_conv2d(kwargs, activation="relu")
-    y = layer(x)
-    dy = rng.standard_normal(y.shape)
-    dx = layer.backward(dy)
-
-    xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_()
-    wt = torch.from_numpy(layer.kernel.value.transpose(3, 2, 0, 1).copy()).requires_grad_()
-    bt = None if layer.bias is None else torch.from_numpy(layer.bias.value.copy()).requires_grad_()
-    if layer.padding == "same":
-        (top, bottom), (left, right) = (
-            keras_same_pads(n, k, s, d) for n, k, s, d in
-            zip(shape[1:3], layer.kernel_size, layer.strides, layer.dilation_rate))
-        padded = functional.pad(xt, (left, right, top, bottom))
-    else:
-        padded = xt
-    yt = torch.relu(functional.conv2d(padded, wt, bt, stride=layer.strides,
-                                      dilation=layer.dilation_rate))
-    yt.backward(torch.from_numpy(dy.transpose(0, 3, 1, 2).copy()))
-    close = {"rtol": 1e-10, "atol": 1e-12}
-    np.testing.assert_allclose(y, yt.detach().numpy().transpose(0, 2, 3, 1), **close)
-    np.testing.assert_allclose(dx, xt.grad.numpy().transpose(0, 2, 3, 1), **close)
-    np.testing.assert_allclose(layer.kernel.grad, wt.grad.numpy().transpose(2, 3, 1, 0), **close)
-    if bt is not None:
-        np.testing.assert_allclose(layer.bias.grad, bt.grad.numpy(), **close)
-
-
-@pytest.mark.parametrize("shape, kwargs", CONV1D_CASES)
-def test_conv1d_matches_torch(shape, kwargs):
-    torch = pytest.importorskip("torch")
-    functional = torch.nn.functional
-    rng = np.random.default_rng(8)
-    x = rng.standard_normal(shape)
-    layer = Conv1D(**kwargs, dtype="float64", bias_initializer="random_normal")
-    y = layer(x)
-    dy = rng.standard_normal(y.shape)
-    dx = layer.backward(dy)
-
-    (k,), (s,), (d,) = layer.kernel_size, layer.strides, layer.dilation_rate
-    pads = {"valid": (0, 0), "same": keras_same_pads(shape[1], k, s, d),
-            "causal": (d * (k - 1), 0)}[layer.padding]
-    xt = torch.from_numpy(x.transpose(0, 2, 1).copy()).requires_grad_()
-    wt = torch.from_numpy(layer.kernel.value.transpose(2, 1, 0).copy()).requires_grad_()
-    bt = torch.from_numpy(layer.bias.value.copy()).requires_grad_()
-    yt = functional.conv1d(functional.pad(xt, pads), wt, bt, stride=s, dilation=d)
-    yt.backward(torch.from_numpy(dy.transpose(0, 2, 1).copy()))
-    close = {"rtol": 1e-10, "atol": 1e-12}
-    np.testing.assert_allclose(y, yt.detach().numpy().transpose(0, 2, 1), **close)
-    np.testing.assert_allclose(dx, xt.grad.numpy().transpose(0, 2, 1), **close)
-    np.testing.assert_allclose(layer.kernel.grad, wt.grad.numpy().transpose(2, 1, 0), **close)
-    np.testing.assert_allclose(layer.bias.grad, bt.grad.numpy(), **close)
-
-
 # ---------------------------------------------------------------------------- contract
-
-
-@pytest.mark.parametrize("layer_class", [Conv2D, Conv1D])
-def test_conv_keeps_float32(layer_class):
-    shape = (2, 8, 8, 3) if layer_class is Conv2D else (2, 8, 3)
-    x = np.random.default_rng(9).standard_normal(shape).astype(np.float32)
-    layer = layer_class(4, 3, padding="same", activation="relu")
-    y = layer(x)
-    dx = layer.backward(np.ones_like(y))
-    assert y.dtype == dx.dtype == layer.kernel.grad.dtype == layer.bias.grad.dtype == np.float32
 
 
 def test_conv_skips_dx_when_not_required_but_keeps_weight_gradients():
@@ -233,16 +209,19 @@ def test_conv_gradients_accumulate():
     np.testing.assert_allclose(layer.kernel.grad, 2 * once, rtol=1e-12)
 
 
-@pytest.mark.parametrize("layer", [
-    Conv2D(8, (3, 5), strides=2, padding="same", dilation_rate=1, activation="relu",
-           use_bias=False, kernel_regularizer="l2", name="c2"),
-    Conv2D(4, 3, data_format="channels_first", kernel_initializer="he_normal"),
-    Conv1D(16, 5, padding="causal", dilation_rate=2, bias_regularizer="l1"),
-])
-def test_conv_config_round_trip(layer):
-    config = layer.get_config()
-    clone = type(layer).from_config(config)
-    assert clone.get_config() == config
+@pytest.mark.parametrize("layer_class, kwargs, shape", [
+    (Conv2D, {"filters": 8, "kernel_size": (3, 5), "strides": 2, "padding": "same",
+              "dilation_rate": 1, "activation": "relu", "use_bias": False,
+              "kernel_regularizer": "l2", "name": "c2"}, (2, 7, 9, 2)),
+    (Conv2D, {"filters": 4, "kernel_size": 3, "data_format": "channels_first",
+              "kernel_initializer": "he_normal"}, (2, 2, 5, 6)),
+    (Conv1D, {"filters": 16, "kernel_size": 5, "padding": "causal", "dilation_rate": 2,
+              "bias_regularizer": "l1"}, (2, 12, 3)),
+], ids=["conv2d_regularized", "conv2d_channels_first", "conv1d_causal"])
+def test_conv_config_round_trip(layer_class, kwargs, shape):
+    """Config round trip with equal outputs (and the harness's other checks) on less common
+    constructor arguments."""
+    run_layer_test(layer_class, kwargs, shape, seed=12)
 
 
 @pytest.mark.parametrize("layer, input_shape, expected", [
