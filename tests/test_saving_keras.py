@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     reason="needs keras and torch (pip install keras torch)")]
 
 BUILDERS = textwrap.dedent("""
-    def build(keras, name):
+    def build(keras, name, opt="adam"):
         layers = keras.layers
         if name == "mlp":
             model = keras.Sequential([keras.Input((20,)), layers.Dense(16, activation="relu"),
@@ -44,18 +44,30 @@ BUILDERS = textwrap.dedent("""
             b = layers.Dense(3, name="b")(shared(layers.Dense(8, name="g")(h)))
             model = keras.Model(x, [a, b], name="two")
             loss = ["mse", "mse"]
+        elif name == "rnn":
+            model = keras.Sequential([keras.Input((5, 3)), layers.LSTM(4, return_sequences=True),
+                                      layers.GRU(3, return_sequences=True), layers.SimpleRNN(2)])
+            loss = "mse"
         else:
             model = keras.Sequential([keras.Input((5,)), layers.Dense(8),
                                       layers.BatchNormalization(), layers.Activation("relu"),
                                       layers.Dense(2)])
             loss = "mse"
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss=loss)
+        optimizers = keras.optimizers
+        optimizer = {"adam": lambda: optimizers.Adam(learning_rate=0.01),
+                     "amsgrad": lambda: optimizers.Adam(learning_rate=0.01, amsgrad=True),
+                     "adamw": lambda: optimizers.AdamW(learning_rate=0.01),
+                     "sgd": lambda: optimizers.SGD(0.01, momentum=0.9, nesterov=True),
+                     "rmsprop": lambda: optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+                     "adagrad": lambda: optimizers.Adagrad(0.01)}[opt]()
+        model.compile(optimizer=optimizer, loss=loss)
         return model
 
     def sample(name, n=16):
         import numpy as np
         rng = np.random.default_rng(0)
-        shape = {"mlp": (20,), "convnet": (28, 28, 1), "two_outputs": (6,), "bn": (5,)}[name]
+        shape = {"mlp": (20,), "convnet": (28, 28, 1), "two_outputs": (6,), "bn": (5,),
+                 "rnn": (5, 3)}[name]
         x = rng.standard_normal((n, *shape)).astype("float32")
         if name in ("mlp", "convnet"):
             y = rng.integers(0, 10, n)
@@ -69,13 +81,15 @@ BUILDERS = textwrap.dedent("""
 namespace = {}
 exec(BUILDERS, namespace)  # noqa: S102 (our own source text, shared with the Keras script)
 build, sample = namespace["build"], namespace["sample"]
-NAMES = ["mlp", "convnet", "two_outputs", "bn"]
+CASES = [("mlp", "adam"), ("convnet", "adam"), ("two_outputs", "adam"), ("bn", "adam"),
+         ("rnn", "adam"), ("mlp", "amsgrad"), ("mlp", "adamw"), ("mlp", "sgd"),
+         ("mlp", "rmsprop"), ("mlp", "adagrad")]
 
 
 def run_keras(script, *args):
     env = {**os.environ, "KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": ""}
     result = subprocess.run([sys.executable, "-c", BUILDERS + textwrap.dedent(script), *args],
-                            check=False, capture_output=True, text=True, env=env, timeout=300)
+                            check=False, capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
@@ -93,70 +107,92 @@ def outputs(model, x):
     return result if isinstance(result, list) else [result]
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_dendrite_file_loads_in_keras(tmp_path, name):
-    dendrite.utils.set_random_seed(0)
-    model = build(dendrite, name)
-    x, y = sample(name)
-    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
-    model.save(tmp_path / "m.keras")
-    np.save(tmp_path / "x.npy", x)
-    run_keras("""
-        import sys, os
-        import keras, numpy as np
-        folder = sys.argv[1]
-        model = keras.saving.load_model(os.path.join(folder, "m.keras"))
-        x = np.load(os.path.join(folder, "x.npy"))
-        out = model.predict(x, verbose=0)
-        out = out if isinstance(out, list) else [out]
-        np.savez(os.path.join(folder, "keras_out.npz"), *[np.asarray(o) for o in out])
-        model.save_weights(os.path.join(folder, "keras.weights.h5"))
-        print(int(model.optimizer.iterations))
-    """, str(tmp_path))
-    with np.load(tmp_path / "keras_out.npz") as keras_out:
-        for mine, theirs in zip(outputs(model, x), [keras_out[k] for k in sorted(keras_out)]):
-            np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
-    model.save_weights(tmp_path / "mine.weights.h5")
-    with h5py.File(tmp_path / "mine.weights.h5") as a, h5py.File(tmp_path / "keras.weights.h5") as b:
-        mine, theirs = layer_arrays(a), layer_arrays(b)
-        assert sorted(mine) == sorted(theirs)
-        for key in mine:
-            np.testing.assert_array_equal(mine[key], theirs[key], err_msg=key)
-        assert int(b["optimizer/vars/0"][()]) == model.optimizer.iterations == 2
-        for index in range(2, len(a["optimizer/vars"])):  # Adam's slots, bitwise
-            np.testing.assert_array_equal(a[f"optimizer/vars/{index}"][()],
-                                          b[f"optimizer/vars/{index}"][()])
+def assert_same_layers(mine, theirs, case):
+    assert sorted(mine) == sorted(theirs), case
+    for key in mine:
+        np.testing.assert_array_equal(mine[key], theirs[key], err_msg=f"{case}: {key}")
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_keras_file_loads_in_dendrite(tmp_path, name):
-    run_keras("""
-        import sys, os
-        import keras, numpy as np
-        folder, name = sys.argv[1], sys.argv[2]
-        keras.utils.set_random_seed(0)
-        model = build(keras, name)
+def test_dendrite_files_load_in_keras(tmp_path):
+    """Each model trained a step in dendrite, saved, loaded by Keras: same predictions, weights
+    and optimizer state bitwise (Keras saves what it loaded; its slot count must match ours)."""
+    models = {}
+    for name, opt in CASES:
+        dendrite.utils.set_random_seed(0)
+        model = build(dendrite, name, opt)
         x, y = sample(name)
         model.fit(x, y, epochs=1, batch_size=8, verbose=0)
-        model.save(os.path.join(folder, "k.keras"))
-        out = model.predict(x, verbose=0)
-        out = out if isinstance(out, list) else [out]
-        np.savez(os.path.join(folder, "keras_out.npz"), *[np.asarray(o) for o in out])
-    """, str(tmp_path), name)
-    model = load_model(tmp_path / "k.keras")
-    x, _ = sample(name)
-    with np.load(tmp_path / "keras_out.npz") as keras_out:
-        for mine, theirs in zip(outputs(model, x), [keras_out[k] for k in sorted(keras_out)]):
-            np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
-    assert model.optimizer.iterations == 2
-    model.save_weights(tmp_path / "mine.weights.h5")
+        model.save(tmp_path / f"{name}-{opt}.keras")
+        np.save(tmp_path / f"{name}-{opt}.x.npy", x)
+        models[name, opt] = model
+    run_keras("""
+        import sys, os, warnings
+        import keras, numpy as np
+        warnings.simplefilter("error", UserWarning)  # e.g. "Skipping variable loading for optimizer"
+        folder, cases = sys.argv[1], sys.argv[2:]
+        for case in cases:
+            model = keras.saving.load_model(os.path.join(folder, case + ".keras"))
+            x = np.load(os.path.join(folder, case + ".x.npy"))
+            out = model.predict(x, verbose=0)
+            out = out if isinstance(out, list) else [out]
+            np.savez(os.path.join(folder, case + ".keras_out.npz"), *[np.asarray(o) for o in out])
+            model.save_weights(os.path.join(folder, case + ".keras.weights.h5"))
+    """, str(tmp_path), *[f"{name}-{opt}" for name, opt in CASES])
+    for (name, opt), model in models.items():
+        case = f"{name}-{opt}"
+        x = np.load(tmp_path / f"{case}.x.npy")
+        with np.load(tmp_path / f"{case}.keras_out.npz") as keras_out:
+            theirs = [keras_out[k] for k in sorted(keras_out)]
+        for mine, other in zip(outputs(model, x), theirs):
+            np.testing.assert_allclose(mine, other, rtol=1e-5, atol=1e-6, err_msg=case)
+        model.save_weights(tmp_path / f"{case}.mine.weights.h5")
+        with h5py.File(tmp_path / f"{case}.mine.weights.h5") as a, \
+                h5py.File(tmp_path / f"{case}.keras.weights.h5") as b:
+            assert_same_layers(layer_arrays(a), layer_arrays(b), case)
+            assert int(b["optimizer/vars/0"][()]) == model.optimizer.iterations == 2, case
+            assert len(a["optimizer/vars"]) == len(b["optimizer/vars"]), case
+            for index in range(2, len(a["optimizer/vars"])):
+                np.testing.assert_array_equal(a[f"optimizer/vars/{index}"][()],
+                                              b[f"optimizer/vars/{index}"][()], err_msg=case)
+
+
+def test_keras_files_load_in_dendrite(tmp_path):
+    """Each model trained a step in Keras and saved; dendrite loads it: same predictions,
+    weights and optimizer slots bitwise, same step count."""
+    run_keras("""
+        import sys, os
+        import keras, numpy as np
+        folder, cases = sys.argv[1], sys.argv[2:]
+        for case in cases:
+            name, opt = case.split("-")
+            keras.utils.set_random_seed(0)
+            model = build(keras, name, opt)
+            x, y = sample(name)
+            model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+            model.save(os.path.join(folder, case + ".keras"))
+            out = model.predict(x, verbose=0)
+            out = out if isinstance(out, list) else [out]
+            np.savez(os.path.join(folder, case + ".keras_out.npz"), *[np.asarray(o) for o in out])
+    """, str(tmp_path), *[f"{name}-{opt}" for name, opt in CASES])
     import io
     import zipfile
 
-    with zipfile.ZipFile(tmp_path / "k.keras") as archive:
-        keras_weights = io.BytesIO(archive.read("model.weights.h5"))
-    with h5py.File(tmp_path / "mine.weights.h5") as a, h5py.File(keras_weights) as b:
-        mine, theirs = layer_arrays(a), layer_arrays(b)
-        assert sorted(mine) == sorted(theirs)
-        for key in mine:
-            np.testing.assert_array_equal(mine[key], theirs[key], err_msg=key)
+    for name, opt in CASES:
+        case = f"{name}-{opt}"
+        model = load_model(tmp_path / f"{case}.keras")
+        x, _ = sample(name)
+        with np.load(tmp_path / f"{case}.keras_out.npz") as keras_out:
+            theirs = [keras_out[k] for k in sorted(keras_out)]
+        for mine, other in zip(outputs(model, x), theirs):
+            np.testing.assert_allclose(mine, other, rtol=1e-5, atol=1e-6, err_msg=case)
+        assert model.optimizer.iterations == 2, case
+        model.save_weights(tmp_path / f"{case}.mine.weights.h5")
+        with zipfile.ZipFile(tmp_path / f"{case}.keras") as archive:
+            keras_weights = io.BytesIO(archive.read("model.weights.h5"))
+        with h5py.File(tmp_path / f"{case}.mine.weights.h5") as a, h5py.File(keras_weights) as b:
+            assert_same_layers(layer_arrays(a), layer_arrays(b), case)
+            first_slot = 2 if "1" in b["optimizer/vars"] and b["optimizer/vars/1"].shape == () \
+                else 1
+            for index in range(first_slot, len(b["optimizer/vars"])):
+                np.testing.assert_array_equal(a[f"optimizer/vars/{index}"][()],
+                                              b[f"optimizer/vars/{index}"][()], err_msg=case)

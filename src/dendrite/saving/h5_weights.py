@@ -124,9 +124,31 @@ def layer_paths(model, prefix=""):
     return paths
 
 
+def weight_groups(layer):
+    """``[(subpath, variables)]``: where under its path a layer's variables live, as in Keras.
+
+    Most layers keep theirs in their own ``vars`` group (subpath ""); Keras's recurrent layers keep
+    them in their cell (``cell``), ``Bidirectional`` in ``forward_layer/cell`` and
+    ``backward_layer/cell``, ``TimeDistributed`` in ``layer``; a nested model keeps none (its
+    layers have their own paths).
+    """
+    from dendrite.layers.recurrent import BaseRNN
+
+    if _is_model(layer):
+        return []
+    if isinstance(layer, BaseRNN):
+        return [("cell", list(layer.weights))]
+    inner = {"Bidirectional": ("forward_layer", "backward_layer"),
+             "TimeDistributed": ("layer",)}.get(type(layer).__name__)
+    if inner is not None:
+        return [(f"{name}/{sub}".rstrip("/"), variables) for name in inner
+                for sub, variables in weight_groups(getattr(layer, name))]
+    return [("", list(layer.weights))]
+
+
 def own_weights(layer):
-    """The variables a layer stores in its own ``vars`` group (a nested model stores none)."""
-    return [] if _is_model(layer) else list(layer.weights)
+    """The variables stored under a layer's path (a nested model stores none)."""
+    return [v for _, variables in weight_groups(layer) for v in variables]
 
 
 def keras_trainable_variables(model):
@@ -151,10 +173,14 @@ def write_model_weights(h5file, model, include_optimizer=True):
     """Write ``model``'s weights (and optimizer state, random streams) into an open h5py File."""
     h5file.create_group("vars").attrs["name"] = model.name
     for path, layer in layer_paths(model):
-        group = h5file.create_group(path).create_group("vars")
-        group.attrs["name"] = layer.name
-        for index, variable in enumerate(own_weights(layer)):
-            group.create_dataset(str(index), data=variable.numpy())
+        h5file.create_group(path).create_group("vars").attrs["name"] = layer.name
+        for sub, variables in weight_groups(layer):
+            if not sub:
+                group = h5file[f"{path}/vars"]
+            else:
+                group = h5file.create_group(f"{path}/{sub}/vars")
+            for index, variable in enumerate(variables):
+                group.create_dataset(str(index), data=variable.numpy())
     if include_optimizer and getattr(model, "optimizer", None) is not None:
         _write_optimizer(h5file, model)
     random = h5file.create_group("dendrite")
@@ -236,25 +262,10 @@ def read_model_weights(h5file, model, path, include_optimizer=True):
     """
     plan = []  # (variable, dataset)
     expected_groups = set()
-    for group_path, layer in layer_paths(model):
-        variables = own_weights(layer)
-        where = f"weights of {type(layer).__name__} {layer.name!r} ({group_path}/vars)"
-        group = _group(h5file, f"{group_path}/vars", where, path, required=bool(variables))
-        expected_groups.add(group_path)
-        if group is None:
-            continue
-        names = sorted(group.keys(), key=_index_key(where, path))
-        if len(names) != len(variables):
-            raise FileFormatError(
-                f"{path}: {where} holds {len(names)} arrays; the layer has {len(variables)} "
-                f"({', '.join(v.name for v in variables) or 'none'})")
-        for index, variable in enumerate(variables):
-            item = f"{where[:-1]}/{index}, variable {variable.name!r})"
-            dataset = get_member(group, str(index), item, path)
-            if dataset is None:
-                raise FileFormatError(f"{path}: {item} is missing")
-            check_dataset(dataset, variable.shape, variable.dtype, item, path)
-            plan.append((variable, dataset))
+    for layer_path, layer in layer_paths(model):
+        expected_groups.add(layer_path)
+        for sub, variables in weight_groups(layer):
+            _plan_group(h5file, f"{layer_path}/{sub}".rstrip("/"), layer, variables, path, plan)
     _check_no_extra_layers(h5file, expected_groups, path)
     optimizer_plan = _optimizer_plan(h5file, model, path) if include_optimizer else None
     random_states = _read_random(h5file, model, path)
@@ -269,6 +280,26 @@ def read_model_weights(h5file, model, path, include_optimizer=True):
         generator.bit_generator.state = state
         if key == "shuffle":
             model.shuffle_generator = generator
+
+
+def _plan_group(h5file, group_path, layer, variables, path, plan):
+    """Check ``group_path/vars`` against ``variables``; append ``(variable, dataset)`` to plan."""
+    where = f"weights of {type(layer).__name__} {layer.name!r} ({group_path}/vars)"
+    group = _group(h5file, f"{group_path}/vars", where, path, required=bool(variables))
+    if group is None:
+        return
+    names = sorted(group.keys(), key=_index_key(where, path))
+    if len(names) != len(variables):
+        raise FileFormatError(
+            f"{path}: {where} holds {len(names)} arrays; the layer has {len(variables)} "
+            f"({', '.join(v.name for v in variables) or 'none'})")
+    for index, variable in enumerate(variables):
+        item = f"{where[:-1]}/{index}, variable {variable.name!r})"
+        dataset = get_member(group, str(index), item, path)
+        if dataset is None:
+            raise FileFormatError(f"{path}: {item} is missing")
+        check_dataset(dataset, variable.shape, variable.dtype, item, path)
+        plan.append((variable, dataset))
 
 
 def _group(h5file, group_path, where, path, required):
