@@ -461,6 +461,12 @@ class Model(Layer):
         runs dry first ends training with Keras's warning).
         Raises FloatingPointError naming the epoch (and batch) if the loss, the weights after an
         epoch's last update, or the validation loss become NaN or infinite.
+
+        Ctrl-C (KeyboardInterrupt) stops training cleanly: the current batch completes, ``fit``
+        warns and returns the history so far (also kept as ``model.history``), and the model
+        keeps the weights of the last completed batch (``on_train_end`` is not called, so a
+        ``BackupAndRestore`` backup stays). Shuffling draws from ``model.shuffle_generator``,
+        created at the first ``fit`` and saved with the model, so a resumed run repeats the order.
         """
         epochs = check_number("fit", "epochs", epochs, integer=True, low=1,
                               expected="a positive integer")
@@ -512,7 +518,7 @@ class Model(Layer):
             for epoch in range(initial_epoch, epochs):
                 self.compiled.reset()
                 callback_list.on_epoch_begin(epoch)
-                steps_done = 0
+                steps_done, diverged = 0, None
                 for step, batch in enumerate(tuner.iterate(batches)):
                     if not n_in:  # a Sequential built on the first batch of a generator
                         self._training_setup()
@@ -525,13 +531,23 @@ class Model(Layer):
                         wb = data.apply_class_weight(class_weights, yb[0], wb)
                     loss = self.train_on_batch_arrays(xb, yb, wb)
                     if not math.isfinite(loss):
-                        raise FloatingPointError(
-                            f"{describe(self)}: the loss became {loss} at epoch {epoch + 1}, batch "
-                            f"{step + 1}; training stopped before applying that update. Lower the "
-                            "learning rate or check the data for NaN/inf values.")
+                        # as in Keras, callbacks see the batch; one that stops training there
+                        # (TerminateOnNaN) ends fit normally, otherwise the loss is an error
+                        callback_list.on_train_batch_end(
+                            step, {**self.compiled.results(), "loss": loss})
+                        if not self.stop_training:
+                            raise FloatingPointError(
+                                f"{describe(self)}: the loss became {loss} at epoch {epoch + 1}, "
+                                f"batch {step + 1}; training stopped before applying that update. "
+                                "Lower the learning rate or check the data for NaN/inf values.")
+                        diverged = loss
+                        break
                     callback_list.on_train_batch_end(step, self.compiled.results())
                     steps_done += 1
                     interrupt.check()  # Ctrl-C: stop after a completed batch
+                if diverged is not None:
+                    callback_list.on_epoch_end(epoch, {**self.compiled.results(), "loss": diverged})
+                    break
                 ran_dry = batches.warn_if_dry()  # Keras: log the partial epoch, then stop
                 if ran_dry and not steps_done:
                     break
