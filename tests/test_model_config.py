@@ -497,3 +497,29 @@ def test_each_layer_travels_both_ways_with_keras(keras, name, factory, shapes, d
     back.set_weights([np.asarray(w) for w in other.get_weights()])
     for a, b in zip(expected, _outputs(back, x)):
         np.testing.assert_array_equal(a, b)
+
+
+def _nested_pair(kl, make_input, make_model, sequential):
+    inner_in = make_input((4,))
+    inner = make_model(inner_in, kl.Dense(3, name="inner_dense")(inner_in), name="encoder")
+    outer_in = make_input((4,))
+    functional = make_model(outer_in, kl.Dense(2, name="outer_dense")(inner(outer_in)),
+                            name="outer")
+    stacked = sequential([make_input((4,)), inner, kl.Dense(1, name="top")], name="stacked")
+    return {"functional": functional, "sequential": stacked}
+
+
+@pytest.mark.parametrize("kind", ["functional", "sequential"])
+def test_nested_models_travel_both_ways_with_keras(keras, kind):
+    x = _data((3, 4))
+    mine = _nested_pair(layers, dd.Input, dd.Model, dd.Sequential)[kind]
+    other = keras.models.model_from_json(mine.to_json())
+    other.set_weights(mine.get_weights())
+    np.testing.assert_allclose(_outputs(mine, x)[0], _keras_outputs(other, x)[0], rtol=1e-5,
+                               atol=1e-6)
+    theirs = _nested_pair(keras.layers, keras.Input, keras.Model, keras.Sequential)[kind]
+    model = models.model_from_json(theirs.to_json())
+    assert isinstance(model.get_layer("encoder"), dd.Model)
+    model.set_weights([np.asarray(w) for w in theirs.get_weights()])
+    np.testing.assert_allclose(_outputs(model, x)[0], _keras_outputs(theirs, x)[0], rtol=1e-5,
+                               atol=1e-6)
