@@ -485,6 +485,25 @@ def test_nan_training_loss_raises_before_the_update():
         np.testing.assert_array_equal(a, b)
 
 
+def test_terminate_on_nan_stops_fit_normally_as_in_keras(capsys):
+    x = X.copy()
+    x[7, 0] = np.nan  # the second batch of 6
+    model = classifier()
+    model.fit(X, Y, verbose=0)  # build
+    before = model.get_weights()
+    seen = []
+    record = callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(
+        (batch, logs["loss"])))
+    history = model.fit(x, Y, batch_size=6, epochs=3, shuffle=False, verbose=0,
+                        callbacks=[callbacks.TerminateOnNaN(), record])
+    assert capsys.readouterr().out == "Batch 1: Invalid loss, terminating training\n"
+    assert [batch for batch, _ in seen] == [0, 1] and np.isnan(seen[1][1])
+    assert history.epoch == [0] and np.isnan(history.history["loss"][0])
+    # the first batch's update was applied, the NaN batch's was not: weights stay finite
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    assert any(not np.array_equal(a, b) for a, b in zip(model.get_weights(), before))
+
+
 # ---------------------------------------------------------------------- data files
 
 
