@@ -299,6 +299,13 @@ def test_clone_model_on_new_input_tensors():
         models.clone_model(model, input_tensors=[new_input, new_input])
 
 
+def test_clone_unbuilt_sequential_on_an_input_tensor():
+    model = dd.Sequential([layers.Dense(3), layers.Dense(1)])
+    clone = models.clone_model(model, input_tensors=dd.Input((5,)))
+    assert clone.count_params() == 5 * 3 + 3 + 3 + 1
+    assert models.clone_model(model)._graph is None
+
+
 def test_cloned_model_trains_independently():
     model = _mlp()
     model.compile("sgd", "categorical_crossentropy")

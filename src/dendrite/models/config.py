@@ -354,8 +354,9 @@ def clone_model(model, input_tensors=None, clone_function=None):
     clone_function = clone_function or _clone_layer
     if isinstance(model, Sequential):
         clone = Sequential(name=model.name)
-        inputs = _new_inputs([model._input] if model._input is not None else [], input_tensors,
-                             model)
+        known = [model._input] if model._input is not None else []
+        inputs = _new_inputs(known or ([None] if input_tensors is not None else []),
+                             input_tensors, model)
         for tensor in inputs:
             clone.add(tensor)
         for layer in model.layers:
