@@ -347,3 +347,13 @@ def test_register_serializable_refuses_functions_and_classes_without_get_config(
 
     with pytest.raises(TypeError, match="needs a get_config"):
         utils.register_serializable()(NoConfig)
+
+
+def test_layers_serialize_and_deserialize():
+    written = layers.serialize(layers.Conv2D(4, 3, name="c"))
+    assert written["module"] == "keras.layers" and written["class_name"] == "Conv2D"
+    layer = layers.deserialize(written)
+    assert isinstance(layer, layers.Conv2D) and layer.name == "c" and layer.filters == 4
+    x = dd.Input((4,))
+    assert isinstance(layers.deserialize(layers.serialize(dd.Model(x, layers.Dense(2)(x)))),
+                      dd.Model)

@@ -62,3 +62,18 @@ from dendrite.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeD
 
 __all__ += ["GRU", "LSTM", "Bidirectional", "Embedding", "LayerNormalization", "Masking",
             "SimpleRNN", "TimeDistributed"]
+
+
+def serialize(layer):
+    """A layer (or model) in Keras 3's serialized form; see :mod:`dendrite.saving.serialization`."""
+    from dendrite.saving import serialization
+
+    return serialization.serialize(layer)
+
+
+def deserialize(config):
+    """A new layer (or model) from :func:`serialize`'s output or Keras's; classes come only from
+    dendrite's registry (built-ins and ``register_serializable`` classes)."""
+    from dendrite.saving import serialization
+
+    return serialization.deserialize_layer(config)
