@@ -13,7 +13,7 @@ from dendrite.layers.pooling import (
     UpSampling2D,
     ZeroPadding2D,
 )
-from dendrite.testing import check_gradients
+from dendrite.testing import run_layer_test
 
 
 def distinct_values(shape, seed=0):
@@ -54,42 +54,68 @@ POOL_CASES = [  # (input shape, pool_size, strides, padding)
     ((2, 5, 7, 2), (2, 2), None, "same"),      # padding after only
     ((2, 6, 7, 2), (3, 3), (2, 1), "same"),    # overlapping, padding on both sides
     ((1, 5, 5, 1), (2, 2), (3, 3), "same"),    # strides larger than the window
+    ((2, 5, 5, 2), (3, 3), (1, 1), "valid"),   # every input in up to nine windows
+    ((2, 3, 4, 1), (4, 4), None, "same"),      # a window larger than the input
 ]
 
 LAYERS = {"max": (MaxPooling2D, np.max), "average": (AveragePooling2D, np.mean),
           "sum": (SumPooling2D, np.sum)}
 
 
+def _torch():
+    """torch, imported only when the harness runs a torch reference (it skips parity without)."""
+    import torch
+
+    return torch
+
+
+def _channels_first(function):
+    """``function`` of channels-last arrays applied to channels-first ones."""
+    return lambda x: function(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+def _torch_window_pool(kind, shape, pool_size, strides, padding):
+    """torch pooling of NCHW tensors: max pooling with Keras's 'same' pads filled with -inf;
+    average and sum pooling for 'valid' padding only (None otherwise)."""
+    if padding == "same":
+        if kind != "max":
+            return None
+        (top, bottom), (left, right) = (keras_same_pads(n, k, s) for n, k, s in
+                                        zip(shape[1:3], pool_size, strides))
+    else:
+        top = bottom = left = right = 0
+
+    def pool(t):
+        functional = _torch().nn.functional
+        if kind == "max":
+            padded = functional.pad(t, (left, right, top, bottom), value=-math.inf)
+            return functional.max_pool2d(padded, pool_size, strides)
+        y = functional.avg_pool2d(t, pool_size, strides)
+        return y * math.prod(pool_size) if kind == "sum" else y
+    return pool
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 @pytest.mark.parametrize("kind", sorted(LAYERS))
 @pytest.mark.parametrize("shape, pool_size, strides, padding", POOL_CASES)
-def test_pooling_forward_matches_reference(kind, shape, pool_size, strides, padding):
+def test_pooling(kind, shape, pool_size, strides, padding, data_format):
+    """Windowed NumPy reference, float64 gradients on distinct values (no ties), torch parity,
+    float32, config round trip and shape inference (run_layer_test), in both data formats."""
     layer_class, reduce = LAYERS[kind]
-    x = np.random.default_rng(1).standard_normal(shape)
-    layer = layer_class(pool_size, strides, padding, dtype="float64")
-    y = layer(x)
-    expected = reference_pool(x, pool_size, strides or pool_size, padding, reduce)
-    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
-    assert y.shape[1:] == layer.compute_output_shape((None, *shape[1:]))[1:]
+    x = distinct_values(shape, seed=1)
 
+    def reference(x):
+        return reference_pool(x, pool_size, strides or pool_size, padding, reduce)
 
-@pytest.mark.parametrize("kind", sorted(LAYERS))
-@pytest.mark.parametrize("shape, pool_size, strides, padding", POOL_CASES)
-def test_pooling_gradients(kind, shape, pool_size, strides, padding):
-    layer_class, _ = LAYERS[kind]
-    check_gradients(layer_class(pool_size, strides, padding, dtype="float64"),
-                    distinct_values(shape))
-
-
-@pytest.mark.parametrize("kind", sorted(LAYERS))
-def test_pooling_channels_first(kind):
-    layer_class, _ = LAYERS[kind]
-    x = distinct_values((2, 3, 7, 6), seed=2)
-    first = layer_class(3, 2, "same", data_format="channels_first", dtype="float64")
-    check_gradients(first, x)
-    last = layer_class(3, 2, "same", dtype="float64")
-    y = first(x)
-    np.testing.assert_allclose(y, last(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2), rtol=1e-12)
-    assert y.shape == first.compute_output_shape(x.shape)
+    pool = _torch_window_pool(kind, shape, pool_size, strides or pool_size, padding)
+    if data_format == "channels_first":
+        x, reference = x.transpose(0, 3, 1, 2).copy(), _channels_first(reference)
+        torch_reference = pool
+    else:
+        torch_reference = pool and (lambda t: pool(t.permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
+    run_layer_test(layer_class, {"pool_size": pool_size, "strides": strides, "padding": padding,
+                                 "data_format": data_format},
+                   input_data=x, reference=reference, torch_reference=torch_reference)
 
 
 # ---------------------------------------------------------------------------- max-pool ties
@@ -138,39 +164,6 @@ def test_max_pool_ties_match_torch():
 # ---------------------------------------------------------------------------- PyTorch parity
 
 
-def _torch_pool_parity(torch_pool, layer, x, tolerance=1e-10):
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(5)
-    y = layer(x)
-    dy = rng.standard_normal(y.shape)
-    dx = layer.backward(dy)
-    xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_()
-    yt = torch_pool(xt)
-    yt.backward(torch.from_numpy(dy.transpose(0, 3, 1, 2).copy()))
-    close = {"rtol": tolerance, "atol": 1e-12}
-    np.testing.assert_allclose(y, yt.detach().numpy().transpose(0, 2, 3, 1), **close)
-    np.testing.assert_allclose(dx, xt.grad.numpy().transpose(0, 2, 3, 1), **close)
-
-
-@pytest.mark.parametrize("shape, pool_size, strides, padding", POOL_CASES)
-def test_max_pool_matches_torch(shape, pool_size, strides, padding):
-    torch = pytest.importorskip("torch")
-    functional = torch.nn.functional
-    strides = strides or pool_size
-    if padding == "same":
-        (top, bottom), (left, right) = (keras_same_pads(n, k, s) for n, k, s in
-                                        zip(shape[1:3], pool_size, strides))
-    else:
-        top = bottom = left = right = 0
-
-    def torch_pool(xt):
-        padded = functional.pad(xt, (left, right, top, bottom), value=-math.inf)
-        return functional.max_pool2d(padded, pool_size, strides)
-
-    layer = MaxPooling2D(pool_size, strides, padding, dtype="float64")
-    _torch_pool_parity(torch_pool, layer, distinct_values(shape, seed=6))
-
-
 @pytest.mark.parametrize("shape, pool_size, strides, padding, torch_kwargs", [
     ((2, 6, 6, 3), (2, 2), (2, 2), "valid", {}),
     ((2, 7, 8, 2), (3, 3), (2, 2), "valid", {}),
@@ -181,23 +174,24 @@ def test_max_pool_matches_torch(shape, pool_size, strides, padding):
     ((2, 5, 7, 2), (2, 2), (2, 2), "same", {"ceil_mode": True, "count_include_pad": False}),
 ])
 def test_average_pool_matches_torch(shape, pool_size, strides, padding, torch_kwargs):
-    torch = pytest.importorskip("torch")
+    def torch_reference(t):
+        y = _torch().nn.functional.avg_pool2d(t.permute(0, 3, 1, 2), pool_size, strides,
+                                              **torch_kwargs)
+        return y.permute(0, 2, 3, 1)
 
-    def torch_pool(xt):
-        return torch.nn.functional.avg_pool2d(xt, pool_size, strides, **torch_kwargs)
-
-    layer = AveragePooling2D(pool_size, strides, padding, dtype="float64")
-    _torch_pool_parity(torch_pool, layer, np.random.default_rng(7).standard_normal(shape))
+    report = run_layer_test(AveragePooling2D, {"pool_size": pool_size, "strides": strides,
+                                               "padding": padding}, shape,
+                            torch_reference=torch_reference, seed=7)
+    assert report["torch"] is None or report["torch"]["dx"] < 1e-12
 
 
 def test_sum_pool_matches_torch():
-    torch = pytest.importorskip("torch")
+    def torch_reference(t):  # sum pooling is average pooling times the window size
+        y = _torch().nn.functional.avg_pool2d(t.permute(0, 3, 1, 2), (2, 3), (1, 2)) * 6
+        return y.permute(0, 2, 3, 1)
 
-    def torch_pool(xt):  # sum pooling is average pooling times the window size
-        return torch.nn.functional.avg_pool2d(xt, (2, 3), (1, 2)) * 6
-
-    layer = SumPooling2D((2, 3), (1, 2), dtype="float64")
-    _torch_pool_parity(torch_pool, layer, np.random.default_rng(8).standard_normal((2, 5, 7, 2)))
+    run_layer_test(SumPooling2D, {"pool_size": (2, 3), "strides": (1, 2)}, (2, 5, 7, 2),
+                   torch_reference=torch_reference, seed=8)
 
 
 # ---------------------------------------------------------------------------- global pooling
@@ -212,11 +206,8 @@ def test_global_pooling(layer_class, reduce, data_format, keepdims):
     if data_format == "channels_first":
         x = x.transpose(0, 3, 1, 2).copy()
     axes = (1, 2) if data_format == "channels_last" else (2, 3)
-    layer = layer_class(keepdims=keepdims, data_format=data_format, dtype="float64")
-    y = layer(x)
-    np.testing.assert_allclose(y, reduce(x, axis=axes, keepdims=keepdims), rtol=1e-12)
-    assert y.shape == layer.compute_output_shape(x.shape)
-    check_gradients(layer, x)
+    run_layer_test(layer_class, {"keepdims": keepdims, "data_format": data_format}, input_data=x,
+                   reference=lambda x: reduce(x, axis=axes, keepdims=keepdims))
 
 
 def test_global_max_pool_tie_goes_to_first_position():
@@ -236,40 +227,31 @@ def test_global_max_pool_tie_goes_to_first_position():
     (((1, 2), (0, 3)), ((1, 2), (0, 3))),
 ])
 def test_zero_padding(padding, expected_pads):
-    x = np.random.default_rng(10).standard_normal((2, 3, 4, 2))
-    layer = ZeroPadding2D(padding, dtype="float64")
-    y = layer(x)
-    np.testing.assert_array_equal(y, np.pad(x, ((0, 0), *expected_pads, (0, 0))))
-    assert y.shape == layer.compute_output_shape(x.shape)
-    check_gradients(layer, x)
+    run_layer_test(ZeroPadding2D, {"padding": padding}, (2, 3, 4, 2), seed=10,
+                   reference=lambda x: np.pad(x, ((0, 0), *expected_pads, (0, 0))))
 
 
 def test_zero_padding_channels_first():
-    x = np.random.default_rng(11).standard_normal((2, 2, 3, 4))
-    layer = ZeroPadding2D(((1, 0), (2, 1)), data_format="channels_first", dtype="float64")
-    np.testing.assert_array_equal(layer(x), np.pad(x, ((0, 0), (0, 0), (1, 0), (2, 1))))
-    check_gradients(layer, x)
+    run_layer_test(ZeroPadding2D, {"padding": ((1, 0), (2, 1)), "data_format": "channels_first"},
+                   (2, 2, 3, 4), seed=11,
+                   reference=lambda x: np.pad(x, ((0, 0), (0, 0), (1, 0), (2, 1))))
 
 
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_up_sampling(data_format):
-    x = np.random.default_rng(12).standard_normal((2, 3, 4, 2))
-    layer = UpSampling2D((2, 3), data_format=data_format, dtype="float64")
-    y = layer(x)
+    """Against repeat in NumPy and torch's nearest interpolation."""
     axes = (1, 2) if data_format == "channels_last" else (2, 3)
-    np.testing.assert_array_equal(y, x.repeat(2, axis=axes[0]).repeat(3, axis=axes[1]))
-    assert y.shape == layer.compute_output_shape(x.shape)
-    check_gradients(layer, x)
 
+    def torch_reference(t):
+        interpolate = _torch().nn.functional.interpolate
+        if data_format == "channels_first":
+            return interpolate(t, scale_factor=(2, 3), mode="nearest")
+        return interpolate(t.permute(0, 3, 1, 2), scale_factor=(2, 3),
+                           mode="nearest").permute(0, 2, 3, 1)
 
-def test_up_sampling_matches_torch():
-    torch = pytest.importorskip("torch")
-
-    def torch_pool(xt):
-        return torch.nn.functional.interpolate(xt, scale_factor=(2, 3), mode="nearest")
-
-    layer = UpSampling2D((2, 3), dtype="float64")
-    _torch_pool_parity(torch_pool, layer, np.random.default_rng(13).standard_normal((2, 3, 4, 2)))
+    run_layer_test(UpSampling2D, {"size": (2, 3), "data_format": data_format}, (2, 3, 4, 2),
+                   seed=12, reference=lambda x: x.repeat(2, axis=axes[0]).repeat(3, axis=axes[1]),
+                   torch_reference=torch_reference)
 
 
 # ---------------------------------------------------------------------------- spatial dropout
@@ -288,9 +270,10 @@ def test_spatial_dropout_drops_whole_channels(data_format):
     np.testing.assert_array_equal(layer(x, training=False), x)
 
 
-def test_spatial_dropout_gradients():
-    x = np.random.default_rng(14).standard_normal((3, 4, 4, 5))
-    check_gradients(SpatialDropout2D(0.4, seed=1, dtype="float64"), x, training=True)
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_spatial_dropout_gradients(data_format):
+    run_layer_test(SpatialDropout2D, {"rate": 0.4, "seed": 1, "data_format": data_format},
+                   (3, 4, 4, 5), training=True, seed=14)
 
 
 def test_spatial_dropout_rejects_bad_input():
@@ -302,31 +285,45 @@ def test_spatial_dropout_rejects_bad_input():
         SpatialDropout2D(1)
 
 
+# ---------------------------------------------------------------------------- more configurations
+
+
+@pytest.mark.parametrize("layer_class, kwargs", [
+    (MaxPooling2D, {"pool_size": 3, "strides": 2, "padding": "same"}),
+    (AveragePooling2D, {"pool_size": 3, "strides": 2, "padding": "same"}),
+    (AveragePooling2D, {"pool_size": 2}),
+    (SumPooling2D, {"pool_size": 2, "strides": 1}),
+    (GlobalAveragePooling2D, {}),
+    (GlobalMaxPooling2D, {}),
+    (ZeroPadding2D, {"padding": 2}),
+    (UpSampling2D, {"size": 2}),
+    (SpatialDropout2D, {"rate": 0.5, "seed": 3}),
+], ids=["max_same", "average_same", "average", "sum", "global_average", "global_max",
+        "zero_padding", "up_sampling", "spatial_dropout"])
+def test_pooling_layers_in_training_mode(layer_class, kwargs):
+    """Every layer of the family through the harness (float32 kept, gradients, config) with
+    training=True, as a training step calls them."""
+    run_layer_test(layer_class, kwargs, input_data=distinct_values((2, 7, 6, 3), seed=15),
+                   training=True)
+
+
+@pytest.mark.parametrize("layer_class, kwargs, shape", [
+    (MaxPooling2D, {"pool_size": (2, 3), "strides": (1, 2), "padding": "same",
+                    "data_format": "channels_first", "name": "p"}, (2, 2, 5, 7)),
+    (AveragePooling2D, {"pool_size": 3}, (2, 6, 6, 2)),
+    (SumPooling2D, {}, (2, 4, 4, 2)),
+    (GlobalAveragePooling2D, {"keepdims": True}, (2, 3, 4, 2)),
+    (GlobalMaxPooling2D, {"data_format": "channels_first"}, (2, 3, 4, 5)),
+    (ZeroPadding2D, {"padding": ((1, 2), (3, 4))}, (2, 3, 3, 2)),
+    (UpSampling2D, {"size": (2, 3)}, (2, 2, 3, 2)),
+    (SpatialDropout2D, {"rate": 0.3, "seed": 4, "data_format": "channels_first"}, (2, 3, 4, 4)),
+], ids=["max", "average", "sum", "global_average", "global_max", "zero_padding", "up_sampling",
+        "spatial_dropout"])
+def test_pooling_config_round_trip(layer_class, kwargs, shape):
+    run_layer_test(layer_class, kwargs, input_data=distinct_values(shape, seed=16))
+
+
 # ---------------------------------------------------------------------------- contract
-
-
-@pytest.mark.parametrize("layer", [
-    MaxPooling2D(3, 2, "same"), AveragePooling2D(3, 2, "same"), AveragePooling2D(2),
-    SumPooling2D(2, 1), GlobalAveragePooling2D(), GlobalMaxPooling2D(), ZeroPadding2D(2),
-    UpSampling2D(2), SpatialDropout2D(0.5),
-])
-def test_pooling_keeps_float32(layer):
-    x = np.random.default_rng(15).standard_normal((2, 7, 6, 3)).astype(np.float32)
-    y = layer(x, training=True)
-    dx = layer.backward(np.ones_like(y))
-    assert y.dtype == dx.dtype == np.float32
-    assert dx.shape == x.shape
-
-
-@pytest.mark.parametrize("layer", [
-    MaxPooling2D((2, 3), strides=(1, 2), padding="same", data_format="channels_first", name="p"),
-    AveragePooling2D(3), SumPooling2D(), GlobalAveragePooling2D(keepdims=True),
-    GlobalMaxPooling2D(data_format="channels_first"), ZeroPadding2D(((1, 2), (3, 4))),
-    UpSampling2D((2, 3)), SpatialDropout2D(0.3, seed=4, data_format="channels_first"),
-])
-def test_pooling_config_round_trip(layer):
-    config = layer.get_config()
-    assert type(layer).from_config(config).get_config() == config
 
 
 @pytest.mark.parametrize("layer, input_shape, expected", [
