@@ -357,3 +357,22 @@ def test_layers_serialize_and_deserialize():
     x = dd.Input((4,))
     assert isinstance(layers.deserialize(layers.serialize(dd.Model(x, layers.Dense(2)(x)))),
                       dd.Model)
+
+
+def test_custom_objects_name_unregistered_classes_for_one_call():
+    class Doubler(layers.Layer):
+        def forward(self, x, training=False):
+            return 2 * x
+
+    x = dd.Input((3,), name="x")
+    written = json.loads(dd.Model(x, layers.Dense(2, name="d")(x)).to_json())
+    written["config"]["layers"][1]["class_name"] = "Doubler"
+    written["config"]["layers"][1]["config"] = {"name": "d"}
+    model = models.model_from_json(json.dumps(written), custom_objects={"Doubler": Doubler})
+    assert isinstance(model.get_layer("d"), Doubler)
+    with pytest.raises(ValueError, match="Unknown layer 'Doubler'"):
+        models.model_from_config(written)  # the scope ended with the call
+    with saving.custom_object_scope({"Doubler": Doubler}):
+        assert isinstance(layers.deserialize({"class_name": "Doubler", "config": {}}), Doubler)
+    with pytest.raises(TypeError, match="expected \\{name: class\\}"):
+        saving.custom_object_scope({"relu": lambda x: x})

@@ -28,6 +28,7 @@ from dendrite.layers.base import Input, InputLayer
 from dendrite.saving.serialization import (
     _identity,
     as_shape,
+    custom_object_scope,
     deserialize_layer,
     dtype_policy,
     json_safe,
@@ -154,21 +155,24 @@ def _functional_config(model):
 # ---------------------------------------------------------------------------- reading
 
 
-def model_from_config(config):
+def model_from_config(config, custom_objects=None):
     """A model (or layer) from its full serialized form ``{"class_name": ..., "config": ...}``
-    (Keras's ``keras.models.model_from_config``)."""
+    (Keras's ``keras.models.model_from_config``). ``custom_objects`` (``{name: class}``) may
+    name user classes besides the registered ones."""
     _require(isinstance(config, dict), "model_from_config: expected a dict with 'class_name' "
              f"and 'config'; got {type(config).__name__}")
-    return deserialize_layer(config)
+    with custom_object_scope(custom_objects):
+        return deserialize_layer(config)
 
 
-def model_from_json(json_string):
-    """A model from the JSON of :meth:`Model.to_json` (dendrite's or Keras's); new weights."""
+def model_from_json(json_string, custom_objects=None):
+    """A model from the JSON of :meth:`Model.to_json` (dendrite's or Keras's); new weights.
+    ``custom_objects`` as in :func:`model_from_config`."""
     try:
         config = json.loads(json_string)
     except json.JSONDecodeError as error:
         raise ValueError(f"model_from_json: not valid JSON ({error})") from None
-    return model_from_config(config)
+    return model_from_config(config, custom_objects)
 
 
 def model_from_inner_config(cls, config):

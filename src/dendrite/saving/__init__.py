@@ -9,6 +9,7 @@ imported here must not import ``dendrite.models`` or ``dendrite.layers`` at its 
 from dendrite.saving.archive import load_model, load_weights, save_model, save_weights
 from dendrite.saving.safety import FileFormatError, UnsafeFileError
 from dendrite.saving.serialization import (
+    custom_object_scope,
     deserialize_keras_object,
     get_registered_name,
     get_registered_object,
@@ -18,6 +19,6 @@ from dendrite.saving.serialization import (
 
 serialize_keras_object = serialize
 
-__all__ = ["FileFormatError", "UnsafeFileError", "deserialize_keras_object", "get_registered_name",
-           "get_registered_object", "load_model", "load_weights", "register_serializable",
-           "save_model", "save_weights", "serialize_keras_object"]
+__all__ = ["FileFormatError", "UnsafeFileError", "custom_object_scope", "deserialize_keras_object",
+           "get_registered_name", "get_registered_object", "load_model", "load_weights",
+           "register_serializable", "save_model", "save_weights", "serialize_keras_object"]

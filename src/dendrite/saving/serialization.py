@@ -207,6 +207,48 @@ def register_serializable(package="Custom", name=None):
     return decorator
 
 
+_SCOPES = []  # the dicts of the active custom_object_scope blocks, innermost last
+
+
+class custom_object_scope:
+    """Within the block, configs may also name the classes of ``custom_objects``
+    (``{"MyLayer": MyLayer}``, keyed by class name or registered name), which take precedence
+    over the registry, as Keras's ``custom_object_scope`` and ``custom_objects=`` arguments do.
+
+    Example:
+        >>> from dendrite import layers
+        >>> class Twice(layers.Dense):
+        ...     pass
+        >>> with custom_object_scope({"Twice": Twice}):
+        ...     layer = layers.deserialize({"class_name": "Twice", "config": {"units": 2}})
+        >>> type(layer).__name__
+        'Twice'
+    """
+
+    def __init__(self, custom_objects):
+        objects = dict(custom_objects or {})
+        for name, cls in objects.items():
+            if not isinstance(name, str) or not isinstance(cls, type):
+                raise TypeError(f"custom_object_scope: expected {{name: class}}; got "
+                                f"{name!r}: {cls!r} (functions cannot be read from a config)")
+        self.custom_objects = objects
+
+    def __enter__(self):
+        _SCOPES.append(self.custom_objects)
+        return self
+
+    def __exit__(self, *exc_info):
+        _SCOPES.remove(self.custom_objects)
+
+
+def _scoped(*names):
+    for objects in reversed(_SCOPES):
+        for name in names:
+            if isinstance(name, str) and name in objects:
+                return objects[name]
+    return None
+
+
 def get_registered_name(cls):
     """``"Package>Name"`` for a registered user class, the class name for a built-in, else None."""
     _ensure_builtins()
@@ -365,6 +407,9 @@ def resolve_name(kind, name):
     ``"Package>Name"``)."""
     _ensure_builtins()
     table = _TABLES[kind]
+    scoped = _scoped(name)
+    if scoped is not None:
+        return _check_base(table, scoped, name)
     if name in _CUSTOM:
         return _check_base(table, _CUSTOM[name], name)
     cls = table.names.get(name) or table.classes.get(name)
@@ -396,7 +441,10 @@ def resolve(kind, identifier):
             raise ValueError(f"Unknown {table.label} {identifier!r}: only built-in activations, "
                              "losses and metrics may be given as functions.")
         return resolve_name(kind, config), None
-    if isinstance(registered, str) and ">" in registered:
+    scoped = _scoped(registered, class_name)
+    if scoped is not None:
+        cls = _check_base(table, scoped, class_name)
+    elif isinstance(registered, str) and ">" in registered:
         cls = _CUSTOM.get(registered)
         if cls is None:
             raise ValueError(f"Unknown {table.label} {class_name!r} (registered_name "
