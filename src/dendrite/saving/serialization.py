@@ -20,8 +20,9 @@ dendrite's short ``{"class_name": ..., "config": ...}``, the form above, or Kera
 lacks are accepted when they hold the value matching dendrite's behaviour (``kernel_constraint:
 None``, ``groups: 1`` ...) and refused otherwise, naming the option.
 
-Anything that cannot be written (an unregistered user class, a plain function, a NumPy array in a
-config) raises a ValueError naming it; nothing is ever written as None in its place.
+Anything that cannot be written raises an error naming it (ValueError for an unregistered user
+class or a NumPy array in a config, TypeError for a plain function); nothing is ever written as
+None in its place.
 """
 
 import math
