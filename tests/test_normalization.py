@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from dendrite.layers.normalization import BatchNormalization
-from dendrite.testing import check_gradients
+from dendrite.testing import run_layer_test
 
 
 def _randomize(layer, rng):
@@ -11,29 +11,81 @@ def _randomize(layer, rng):
         variable.assign(rng.uniform(low, 1.5, variable.shape))
 
 
+def _random_weights(layer):
+    """Random weights for the harness: gamma and the moving variance in [0.5, 1.5)."""
+    _randomize(layer, np.random.default_rng(0))
+    return layer.get_weights()
+
+
+def _reference(axis, training, center=True, scale=True, epsilon=1e-3):
+    """Batch normalization in NumPy; weights in the layer's order (gamma, beta, mean, variance,
+    without the ones that center/scale switch off)."""
+    def reference(x, *weights):
+        names = ["gamma"] * scale + ["beta"] * center + ["mean", "variance"]
+        w = dict(zip(names, weights, strict=True))
+        shape = [1] * x.ndim
+        shape[axis] = x.shape[axis]
+        others = tuple(i for i in range(x.ndim) if i != axis % x.ndim)
+        mean = x.mean(axis=others) if training else w["mean"]
+        variance = x.var(axis=others) if training else w["variance"]  # biased, as Keras
+        y = (x - mean.reshape(shape)) / np.sqrt(variance.reshape(shape) + epsilon)
+        if scale:
+            y = y * w["gamma"].reshape(shape)
+        if center:
+            y = y + w["beta"].reshape(shape)
+        return y
+    return reference
+
+
+def _torch_reference(axis, ndim, training, epsilon):
+    """torch's functional batch norm (features on axis 1) applied in dendrite's layout."""
+    to_torch = (lambda t: t) if axis == 1 or ndim == 2 else (lambda t: t.permute(0, 3, 1, 2))
+    from_torch = (lambda t: t) if axis == 1 or ndim == 2 else (lambda t: t.permute(0, 2, 3, 1))
+
+    def reference(x, gamma, beta, mean, variance):
+        import torch
+
+        y = torch.nn.functional.batch_norm(to_torch(x), mean.clone(), variance.clone(), gamma,
+                                           beta, training=training, eps=epsilon)
+        return from_torch(y)
+    return reference
+
+
 SHAPES = [  # (input shape, axis)
     ((6, 4), -1),           # after Dense
     ((3, 4, 5, 2), -1),     # after Conv2D, channels last
     ((3, 2, 4, 5), 1),      # after Conv2D, channels first
+    ((3, 4, 3), 1),         # after Conv1D, channels first
 ]
 
 
 @pytest.mark.parametrize("shape, axis", SHAPES)
 @pytest.mark.parametrize("training", [True, False])
-def test_batch_norm_gradients(shape, axis, training):
-    rng = np.random.default_rng(0)
-    layer = BatchNormalization(axis=axis, dtype="float64")
-    layer.ensure_built((None, *shape[1:]))
-    _randomize(layer, rng)
-    check_gradients(layer, rng.standard_normal(shape) * 2 + 1, training=training)
+def test_batch_norm(shape, axis, training):
+    """Batch statistics (training) or moving ones (inference) against NumPy and torch, float64
+    gradients of x, gamma and beta, float32, config round trip (run_layer_test)."""
+    report = run_layer_test(
+        BatchNormalization, {"axis": axis, "momentum": 0.8, "epsilon": 1e-5}, shape,
+        training=training, weights=_random_weights, scale=2.0,
+        reference=_reference(axis, training, epsilon=1e-5),
+        torch_reference=_torch_reference(axis, len(shape), training, 1e-5))
+    assert set(report["gradients"]) == {"x", "gamma", "beta"}
 
 
+@pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("center, scale", [(False, True), (True, False), (False, False)])
-def test_batch_norm_gradients_without_center_or_scale(center, scale):
-    rng = np.random.default_rng(1)
-    layer = BatchNormalization(center=center, scale=scale, dtype="float64")
-    check_gradients(layer, rng.standard_normal((5, 3, 3, 2)), training=True)
-    assert len(layer.trainable_weights) == center + scale
+def test_batch_norm_without_center_or_scale(center, scale, training):
+    report = run_layer_test(BatchNormalization, {"center": center, "scale": scale},
+                            (5, 3, 3, 2), training=training, weights=_random_weights,
+                            reference=_reference(-1, training, center, scale))
+    assert len(report["gradients"]) == 1 + center + scale
+
+
+def test_batch_norm_config_round_trip():
+    run_layer_test(BatchNormalization, {"axis": 1, "momentum": 0.9, "epsilon": 1e-5,
+                                        "center": False, "gamma_initializer": "random_normal",
+                                        "gamma_regularizer": "l2", "name": "bn"},
+                   (3, 4, 2), training=True)
 
 
 def test_batch_norm_training_output_is_normalized():
@@ -98,7 +150,8 @@ def test_batch_norm_skips_dx_when_not_required():
 
 
 @pytest.mark.parametrize("shape, axis", SHAPES)
-def test_batch_norm_training_matches_torch(shape, axis):
+def test_batch_norm_moving_statistics_match_torch(shape, axis):
+    """Outputs and gradients are compared in test_batch_norm; here the moving statistics."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(6)
     layer = BatchNormalization(axis=axis, momentum=0.8, epsilon=1e-5, dtype="float64")
@@ -106,28 +159,16 @@ def test_batch_norm_training_matches_torch(shape, axis):
     _randomize(layer, rng)
     moving_mean, moving_var = layer.moving_mean.numpy(), layer.moving_variance.numpy()
     x = rng.standard_normal(shape) * 2 + 1
-    y = layer(x, training=True)
-    dy = rng.standard_normal(y.shape)
-    dx = layer.backward(dy)
+    layer(x, training=True)
 
     # torch wants the features on axis 1
     to_torch = (lambda a: a) if axis == 1 or len(shape) == 2 else (
         lambda a: a.transpose(0, 3, 1, 2))
-    from_torch = (lambda a: a) if axis == 1 or len(shape) == 2 else (
-        lambda a: a.transpose(0, 2, 3, 1))
-    xt = torch.from_numpy(to_torch(x).copy()).requires_grad_()
-    gamma = torch.from_numpy(layer.gamma.numpy()).requires_grad_()
-    beta = torch.from_numpy(layer.beta.numpy()).requires_grad_()
     running_mean, running_var = torch.from_numpy(moving_mean), torch.from_numpy(moving_var.copy())
     torch_momentum = 1 - 0.8  # torch weighs the new statistic by its momentum
-    yt = torch.nn.functional.batch_norm(xt, running_mean, running_var, gamma, beta, training=True,
-                                        momentum=torch_momentum, eps=1e-5)
-    yt.backward(torch.from_numpy(to_torch(dy).copy()))
+    torch.nn.functional.batch_norm(torch.from_numpy(to_torch(x).copy()), running_mean,
+                                   running_var, training=True, momentum=torch_momentum, eps=1e-5)
     close = {"rtol": 1e-10, "atol": 1e-12}
-    np.testing.assert_allclose(y, from_torch(yt.detach().numpy()), **close)
-    np.testing.assert_allclose(dx, from_torch(xt.grad.numpy()), **close)
-    np.testing.assert_allclose(layer.gamma.grad, gamma.grad.numpy(), **close)
-    np.testing.assert_allclose(layer.beta.grad, beta.grad.numpy(), **close)
     np.testing.assert_allclose(layer.moving_mean.value, running_mean.numpy(), **close)
     # torch updates the running variance with the unbiased batch variance: undo that to compare
     m = x.size // x.shape[axis]
@@ -136,49 +177,7 @@ def test_batch_norm_training_matches_torch(shape, axis):
     np.testing.assert_allclose(layer.moving_variance.value, expected_var, **close)
 
 
-def test_batch_norm_inference_matches_torch():
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(7)
-    layer = BatchNormalization(axis=1, epsilon=1e-5, dtype="float64")
-    layer.ensure_built((None, 3, 4, 4))
-    _randomize(layer, rng)
-    x = rng.standard_normal((2, 3, 4, 4))
-    y = layer(x)
-    dy = rng.standard_normal(y.shape)
-    dx = layer.backward(dy)
-    xt = torch.from_numpy(x).requires_grad_()
-    gamma = torch.from_numpy(layer.gamma.numpy()).requires_grad_()
-    beta = torch.from_numpy(layer.beta.numpy()).requires_grad_()
-    yt = torch.nn.functional.batch_norm(xt, torch.from_numpy(layer.moving_mean.numpy()),
-                                        torch.from_numpy(layer.moving_variance.numpy()), gamma,
-                                        beta, training=False, eps=1e-5)
-    yt.backward(torch.from_numpy(dy))
-    close = {"rtol": 1e-10, "atol": 1e-12}
-    np.testing.assert_allclose(y, yt.detach().numpy(), **close)
-    np.testing.assert_allclose(dx, xt.grad.numpy(), **close)
-    np.testing.assert_allclose(layer.gamma.grad, gamma.grad.numpy(), **close)
-    np.testing.assert_allclose(layer.beta.grad, beta.grad.numpy(), **close)
-
-
 # ---------------------------------------------------------------------------- contract
-
-
-@pytest.mark.parametrize("training", [True, False])
-def test_batch_norm_keeps_float32(training):
-    x = np.random.default_rng(8).standard_normal((4, 5, 5, 3)).astype(np.float32)
-    layer = BatchNormalization()
-    y = layer(x, training=training)
-    dx = layer.backward(np.ones_like(y))
-    for array in (y, dx, layer.gamma.grad, layer.beta.grad, layer.moving_mean.value,
-                  layer.moving_variance.value):
-        assert array.dtype == np.float32
-
-
-def test_batch_norm_config_round_trip():
-    layer = BatchNormalization(axis=1, momentum=0.9, epsilon=1e-5, center=False,
-                               gamma_initializer="random_normal", gamma_regularizer="l2", name="bn")
-    config = layer.get_config()
-    assert BatchNormalization.from_config(config).get_config() == config
 
 
 def test_batch_norm_compute_output_shape():
