@@ -650,3 +650,30 @@ def test_import_dendrite_does_not_import_h5py():
     result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
                             text=True, timeout=120)
     assert result.stdout.strip() == "False False", result.stderr
+
+
+def test_untrained_optimizer_writes_only_its_counter_and_rate(tmp_path):
+    model = mlp()
+    model.save_weights(tmp_path / "w.weights.h5")
+    with h5py.File(tmp_path / "w.weights.h5") as f:
+        assert sorted(f["optimizer/vars"]) == ["0", "1"]  # as Keras writes an unbuilt optimizer
+        assert int(f["optimizer/vars/0"][()]) == 0 and float(f["optimizer/vars/1"][()]) == 0.001
+    other = mlp(seed=1)
+    other.load_weights(tmp_path / "w.weights.h5")
+    assert other.optimizer.iterations == 0
+
+
+def test_stored_member_reader_seeks_inside_its_member(tmp_path, trained):
+    import zipfile as zf
+
+    trained.save(tmp_path / "m.keras")
+    with zf.ZipFile(tmp_path / "m.keras") as archive_file:
+        info = archive_file.getinfo("model.weights.h5")
+        expected = archive_file.read(info)
+    view = archive._StoredMember(str(tmp_path / "m.keras"), info)
+    assert view.read(8) == expected[:8]
+    view.seek(-5, io.SEEK_END)
+    assert view.read(100) == expected[-5:]  # never past the member's end
+    view.seek(100)
+    assert view.read(50) == expected[100:150]
+    view.close()

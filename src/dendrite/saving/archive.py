@@ -143,6 +143,53 @@ def _check_file(path, signature, what):
         raise FileFormatError(f"{path}: not {what}{kind}; it starts with {head!r}")
 
 
+class _StoredMember(io.RawIOBase):
+    """A read-only, seekable view of an uncompressed (stored) zip member's bytes in the archive.
+
+    ``ZipFile.open`` re-reads a member from its start on every backward seek, which h5py does
+    often; this view seeks in O(1) and reads only inside the member's byte range.
+    """
+
+    def __init__(self, path, info):
+        super().__init__()
+        self._file = open(path, "rb")  # noqa: SIM115 (closed with the view)
+        self._file.seek(info.header_offset)
+        header = self._file.read(30)
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            self._file.close()
+            raise FileFormatError(f"{path}: the local header of {info.filename} is damaged")
+        name_length = int.from_bytes(header[26:28], "little")
+        extra_length = int.from_bytes(header[28:30], "little")
+        self._start = info.header_offset + 30 + name_length + extra_length
+        self._size = info.file_size
+        self._position = 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self._position
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, buffer):
+        count = max(0, min(len(buffer), self._size - self._position))
+        self._file.seek(self._start + self._position)
+        read = self._file.readinto(memoryview(buffer)[:count])
+        self._position += read
+        return read
+
+    def close(self):
+        self._file.close()
+        super().close()
+
+
 class _open_h5_member:
     """h5py File over a zip member, read in place (never extracted to disk)."""
 
@@ -152,7 +199,9 @@ class _open_h5_member:
     def __enter__(self):
         import h5py
 
-        self.handle = self.archive.open(_WEIGHTS, "r")
+        info = self.archive.getinfo(_WEIGHTS)
+        self.handle = _StoredMember(self.path, info) if info.compress_type == \
+            zipfile.ZIP_STORED else self.archive.open(_WEIGHTS, "r")
         head = self.handle.read(len(_HDF5_SIGNATURE))
         if head != _HDF5_SIGNATURE:
             kind = " (a pickle, which dendrite never loads)" if head[:1] == b"\x80" else ""

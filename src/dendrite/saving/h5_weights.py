@@ -194,10 +194,13 @@ def _write_optimizer(h5file, model):
     arrays = [np.asarray(optimizer.iterations, dtype="int64")]
     if not callable(optimizer._learning_rate):
         arrays.append(np.asarray(optimizer.learning_rate, dtype="float64"))
-    for variable, name in _slot_order(optimizer, keras_trainable_variables(model)):
-        state = optimizer.variable_state(variable).get(name)
-        arrays.append(np.zeros(variable.shape, variable.dtype) if state is None else
-                      _host(state).reshape(variable.shape))
+    slots = _slot_order(optimizer, keras_trainable_variables(model))
+    if any(optimizer.variable_state(variable) for variable, _ in slots):
+        # before the first step there is no state: only the counter is written, as Keras does
+        for variable, name in slots:
+            state = optimizer.variable_state(variable).get(name)
+            arrays.append(np.zeros(variable.shape, variable.dtype) if state is None else
+                          _host(state).reshape(variable.shape))
     for index, array in enumerate(arrays):
         group.create_dataset(str(index), data=array)
 
