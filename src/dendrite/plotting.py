@@ -143,10 +143,12 @@ def plot_confusion_matrix(cm, class_names=None, path=None, title=None):
     correct = ax.imshow(np.ma.masked_where(~diagonal, shares), cmap="Blues", vmin=0, vmax=1)
     errors = ax.imshow(np.ma.masked_where(diagonal, shares), cmap="Reds", vmin=0,
                        vmax=error_limit)
-    figure.colorbar(correct, ax=ax, fraction=0.046, pad=0.02,
-                    label="correct: share of the true class")
-    figure.colorbar(errors, ax=ax, fraction=0.046, pad=0.02,
-                    label="errors: share of the true class")
+    from matplotlib.ticker import PercentFormatter
+
+    for image, label in ((correct, "correct"), (errors, "errors")):
+        colorbar = figure.colorbar(image, ax=ax, fraction=0.046, pad=0.02,
+                                   label=f"{label}: share of the true class")
+        colorbar.ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     long_names = max(map(len, names)) > 2
     ax.set_xticks(
         range(n), names, rotation=45 if long_names else 0, ha="right" if long_names else "center"
