@@ -677,3 +677,11 @@ def test_stored_member_reader_seeks_inside_its_member(tmp_path, trained):
     view.seek(100)
     assert view.read(50) == expected[100:150]
     view.close()
+
+
+def test_hdf5_file_given_to_load_model_gets_a_pointer(tmp_path, trained):
+    trained.save_weights(tmp_path / "w.weights.h5")
+    legacy = tmp_path / "legacy.keras"
+    legacy.write_bytes((tmp_path / "w.weights.h5").read_bytes())
+    with pytest.raises(FileFormatError, match="HDF5 file: a Keras 2 model file is not read"):
+        archive.load_model(legacy)

@@ -138,8 +138,12 @@ def _check_file(path, signature, what):
     if not head:
         raise FileFormatError(f"{path}: the file is empty; expected {what}")
     if head != signature:
-        kind = " (it looks like a pickle, which dendrite never loads)" if head[:1] == b"\x80" \
-            else ""
+        kind = ""
+        if head[:1] == b"\x80":
+            kind = " (it looks like a pickle, which dendrite never loads)"
+        elif signature == b"PK" and head == _HDF5_SIGNATURE[:2]:
+            kind = (" (it is an HDF5 file: a Keras 2 model file is not read; re-save it from Keras 3"
+                    " as .keras, or load a .weights.h5 file with load_weights)")
         raise FileFormatError(f"{path}: not {what}{kind}; it starts with {head!r}")
 
 
