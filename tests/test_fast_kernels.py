@@ -1,7 +1,9 @@
 """The fast kernels give the numbers of the plain ones (issue 13), in float64 and float32.
 
 Convolution: im2col with the bias column and the one-product col2im against a direct loop over
-output pixels. Max pooling: the tiled kernels against the window kernels, ties included.
+output pixels. Max pooling: the tiled kernels against the window kernels, ties included. The
+compiled (numba) kernels against the NumPy ones, when numba is installed. The vectorized erf
+against math.erf.
 """
 
 import math
@@ -10,6 +12,7 @@ import numpy as np
 import pytest
 
 from dendrite import conv_kernels as ck
+from dendrite import jit_kernels
 from dendrite import pooling_kernels as pk
 
 DTYPES = ["float64", "float32"]
@@ -82,9 +85,10 @@ def test_conv2d_kernels_match_direct_loops(case, use_bias, dtype):
                               need_dx=False) is None
 
 
+@pytest.mark.parametrize("col2im", [ck.col2im, ck.col2im_numpy])
 @pytest.mark.parametrize("bias_column", [False, True])
 @pytest.mark.parametrize("channels", [1, 3])
-def test_col2im_is_the_adjoint_of_im2col(channels, bias_column):
+def test_col2im_is_the_adjoint_of_im2col(channels, bias_column, col2im):
     """<im2col(x), D> = <x, col2im(D)> for every x and D (the defining property of col2im)."""
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 7, 6, channels))
@@ -95,7 +99,7 @@ def test_col2im_is_the_adjoint_of_im2col(channels, bias_column):
     if bias_column:
         np.testing.assert_array_equal(cols[:, -1], 1.0)
     d = rng.standard_normal((cols.shape[0], size))
-    dx = ck.col2im(d, x.shape, kernel, strides, dilation, ((0, 0), (0, 0)))
+    dx = col2im(d, x.shape, kernel, strides, dilation, ((0, 0), (0, 0)))
     assert math.isclose(np.sum(cols[:, :size] * d), np.sum(x * dx), rel_tol=1e-12)
 
 
@@ -180,3 +184,57 @@ def test_erf_keeps_float16_and_empty_arrays():
     assert half.dtype == np.float16
     np.testing.assert_allclose(half, [math.erf(0.5), math.erf(-3.0)], rtol=1e-3)
     assert erf(np.zeros((0, 3))).shape == (0, 3)
+
+
+# ---------------------------------------------------------------------------- compiled (numba)
+
+needs_numba = pytest.mark.skipif(not jit_kernels.usable(np.zeros(1)),
+                                 reason="numba not installed (pip install dendrite[fast])")
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_compiled_col2im_matches_numpy(case, dtype):
+    x_shape, w_shape, strides, pads, dilation = case
+    kernel = w_shape[:2]
+    out = [ck.output_length(x_shape[1 + a], kernel[a], strides[a], pads[a], dilation[a])
+           for a in (0, 1)]
+    rng = np.random.default_rng(4)
+    dcols = rng.standard_normal((x_shape[0] * out[0] * out[1],
+                                 kernel[0] * kernel[1] * x_shape[3])).astype(dtype)
+    compiled = ck.col2im(dcols, x_shape, kernel, strides, dilation, pads)
+    plain = ck.col2im_numpy(dcols, x_shape, kernel, strides, dilation, pads)
+    assert compiled.dtype == dtype and compiled.shape == x_shape
+    np.testing.assert_allclose(compiled, plain, **TOLERANCE[dtype])
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("values", ["continuous", "tied"])
+@pytest.mark.parametrize("case", TILED_CASES)
+def test_compiled_tiled_max_pooling_matches_numpy(case, values, dtype):
+    shape, pool, pads = case
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal(shape).astype(dtype) if values == "continuous"
+         else tied_values(shape, dtype, seed=5))
+    x_padded = ck.pad2d(x, pads, value=-np.inf)
+    y, argmax = pk.max_pool2d_tiled_forward(x_padded, pool, argmax=True)
+    y_ref, argmax_ref = pk.max_pool2d_tiled_forward_numpy(x_padded, pool, argmax=True)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(argmax, argmax_ref)
+    assert pk.max_pool2d_tiled_forward(x_padded, pool)[1] is None
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx = pk.max_pool2d_tiled_backward(dy, argmax, x_padded.shape, pool)
+    np.testing.assert_array_equal(
+        dx, pk.max_pool2d_tiled_backward_numpy(dy, argmax, x_padded.shape, pool))
+
+
+def test_numpy_tiled_max_pooling_matches_window_kernels():
+    """The NumPy tiled kernels against the window kernels (whether or not numba runs above)."""
+    x = tied_values((3, 11, 11, 5), "float32", seed=6)
+    y, argmax = pk.max_pool2d_tiled_forward_numpy(x, (2, 2), argmax=True)
+    np.testing.assert_array_equal(y, pk.max_pool2d_windows_forward(x, (2, 2), (2, 2)))
+    dy = np.random.default_rng(6).standard_normal(y.shape).astype("float32")
+    np.testing.assert_array_equal(pk.max_pool2d_tiled_backward_numpy(dy, argmax, x.shape, (2, 2)),
+                                  pk.max_pool2d_windows_backward(dy, x, y, (2, 2), (2, 2)))

@@ -13,7 +13,8 @@ padding ``p_before + p_after``::
     out = floor((n + p_before + p_after - d * (k - 1) - 1) / s) + 1
 """
 
-from dendrite.backend import get_array_module
+from dendrite import jit_kernels
+from dendrite.backend import get_array_module, host
 from dendrite.backend_ops import as_strided
 
 PADDINGS = ("valid", "same")
@@ -128,8 +129,23 @@ def col2im(dcols, x_shape, kernel_size, strides, dilation, pads):
     """The adjoint of :func:`im2col`: add each row's window back onto the pixels it was read from.
 
     ``dcols`` is (N*out_h*out_w, kh*kw*C); returns dX, (N, H, W, C) for the unpadded ``x_shape``.
-    One strided ``+=`` per window offset, each over the whole batch.
+    Runs the compiled loop of :mod:`dendrite.jit_kernels` when numba is installed (one pass, each
+    pixel summed in place), else :func:`col2im_numpy`.
     """
+    if not jit_kernels.usable(dcols):
+        return col2im_numpy(dcols, x_shape, kernel_size, strides, dilation, pads)
+    (top, bottom), (left, right) = pads
+    n, h, w, c = x_shape
+    dx = host.empty((n, h + top + bottom, w + left + right, c), dtype=dcols.dtype)
+    out_h = output_length(h, kernel_size[0], strides[0], pads[0], dilation[0])
+    out_w = output_length(w, kernel_size[1], strides[1], pads[1], dilation[1])
+    jit_kernels.kernels().col2im(dcols, dx, out_h, out_w, *kernel_size, *strides, *dilation)
+    return crop2d(dx, pads)
+
+
+def col2im_numpy(dcols, x_shape, kernel_size, strides, dilation, pads):
+    """:func:`col2im` with array operations: one strided ``+=`` per window offset, each over the
+    whole batch (the reference the compiled loop is tested against)."""
     xp = get_array_module(dcols)
     (top, bottom), (left, right) = pads
     n, h, w, c = x_shape
