@@ -245,3 +245,19 @@ def test_backup_and_restore_after_sigkill_equals_an_uninterrupted_run(tmp_path):
     assert not (killed / "backup").exists()  # deleted after a normal end
     for a, b in zip(weights(clean / "backup.npz"), weights(killed / "backup.npz")):
         np.testing.assert_array_equal(a, b)
+
+
+def test_terminate_on_nan_stops_fit_on_a_real_nan_loss():
+    model, x, y = model_and_data()
+    x = x.copy()
+    x[20] = np.nan  # the second batch of 16
+    snapshot = {}
+    keep = callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: snapshot.setdefault(
+        batch, model.get_weights()))
+    history = model.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0,
+                        callbacks=[keep, callbacks.TerminateOnNaN()])
+    assert history.epoch == [0] and np.isnan(history.history["loss"][0])
+    for a, b in zip(model.get_weights(), snapshot[0]):  # the NaN batch's update was not applied
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(FloatingPointError, match="epoch 1, batch 2"):
+        model.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
