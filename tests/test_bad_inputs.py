@@ -702,3 +702,73 @@ def test_cli_json_is_strict(tmp_path):
 
 def test_there_are_at_least_120_cases():
     assert len(CASES) >= 120
+
+
+# ---------------------------------------------------------------------- every constructor argument
+
+REQUIRED_ARGUMENTS = {
+    "Dense": {"units": 3}, "Conv1D": {"filters": 2, "kernel_size": 3},
+    "Conv2D": {"filters": 2, "kernel_size": 3}, "Dropout": {"rate": 0.5},
+    "GaussianDropout": {"rate": 0.5}, "SpatialDropout2D": {"rate": 0.5},
+    "Reshape": {"target_shape": (2, 2)}, "Activation": {"activation": "relu"},
+    "Embedding": {"input_dim": 10, "output_dim": 4}, "SimpleRNN": {"units": 3},
+    "LSTM": {"units": 3}, "GRU": {"units": 3}, "Dot": {"axes": 1},
+    "Bidirectional": {"layer": lambda: layers.LSTM(3)},
+    "TimeDistributed": {"layer": lambda: layers.Dense(3)},
+    "ExponentialDecay": {"initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": 0.5},
+    "InverseTimeDecay": {"initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": 0.5},
+    "CosineDecay": {"initial_learning_rate": 0.1, "decay_steps": 10},
+    "ModelCheckpoint": {"filepath": "model.keras"}, "BackupAndRestore": {"backup_dir": "backup"},
+    "CSVLogger": {"filename": "log.csv"},
+    "LearningRateScheduler": {"schedule": lambda: (lambda epoch, lr: lr)},
+}
+ABSTRACT = {"Layer", "InputLayer", "Optimizer", "Loss", "Metric", "MeanMetricWrapper", "Callback",
+            "CallbackList", "History", "FlatParameters", "Initializer", "Regularizer",
+            "LearningRateSchedule", "LambdaCallback"}
+FREE_TEXT = {"name", "dtype", "filepath", "filename", "backup_dir", "stream", "input_shape",
+             "input_dim", "batch_input_shape", "trainable"}
+
+
+def _constructor_arguments():
+    """(class, argument, bad value) for every argument with a number, bool, str or None default
+    of every public layer, optimizer, loss, metric, schedule, callback, initializer, regularizer."""
+    import inspect
+
+    found = []
+    for module in (layers, optimizers, losses, metrics, schedules, callbacks, initializers,
+                   regularizers):
+        for name in sorted(dir(module)):
+            cls = getattr(module, name)
+            if not (name[0].isupper() and inspect.isclass(cls)) or name in ABSTRACT:
+                continue
+            required = REQUIRED_ARGUMENTS.get(name, {})
+            for argument, parameter in inspect.signature(cls.__init__).parameters.items():
+                if argument in {"self", *FREE_TEXT} or parameter.kind in (
+                        parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
+                    continue
+                default = required.get(argument, parameter.default)
+                if isinstance(default, bool):
+                    bad = "True"
+                elif isinstance(default, (int, float)) or default is None:
+                    bad = "1"
+                elif isinstance(default, str):
+                    bad = "no-such-option"
+                else:
+                    continue
+                found.append(pytest.param(cls, argument, bad, id=f"{name}.{argument}"))
+    return found
+
+
+@pytest.mark.parametrize("cls, argument, bad", _constructor_arguments())
+def test_no_constructor_argument_slips_through_unchecked(cls, argument, bad):
+    """A string where a number, a flag or one of a few names belongs is refused with ValueError
+    naming the argument and the value (or, for a name looked up in a table, the valid names)."""
+    required = {key: value() if callable(value) else value
+                for key, value in REQUIRED_ARGUMENTS.get(cls.__name__, {}).items()}
+    with pytest.raises(ValueError) as info:
+        cls(**{**required, argument: bad})
+    message = str(info.value)
+    assert type(info.value) is ValueError
+    received = (repr(bad), repr(type(bad).__name__))  # a layer argument shows the type received
+    assert (argument in message and any(r in message for r in received)) or message.startswith(
+        ("Unknown ", f"{cls.__name__}: cannot tell whether")), message

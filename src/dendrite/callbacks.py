@@ -9,6 +9,15 @@ import shutil
 import sys
 import time
 
+from dendrite.errors import (
+    arg_error,
+    check_bool,
+    check_choice,
+    check_number,
+    non_negative_int,
+    positive_number,
+)
+
 
 class Callback:
     """Base class: every hook does nothing."""
@@ -113,7 +122,7 @@ class ProgbarLogger(Callback):
 
     def __init__(self, verbose=1, stream=None):
         super().__init__()
-        self.verbose = verbose
+        self.verbose = check_choice("ProgbarLogger", "verbose", verbose, (1, 2))
         self.stream = stream
         self._bar = None
 
@@ -223,8 +232,8 @@ class _MonitorCallback(Callback):
         self.monitor = monitor
         self.mode = mode
         self._sign = _monitor_sign(type(self).__name__, monitor, mode)
-        self.min_delta = abs(float(min_delta))
-        self.best = baseline
+        self.min_delta = abs(check_number(type(self).__name__, "min_delta", min_delta))
+        self.best = check_number(type(self).__name__, "baseline", baseline, allow_none=True)
 
     def _is_improvement(self, value, reference):
         """value beats reference by more than min_delta (any value beats None)."""
@@ -265,9 +274,13 @@ class EarlyStopping(_MonitorCallback):
     def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
                  baseline=None, restore_best_weights=False, start_from_epoch=0):
         super().__init__(monitor, mode, min_delta)
-        self.patience, self.verbose, self.baseline = int(patience), verbose, baseline
-        self.restore_best_weights = bool(restore_best_weights)
-        self.start_from_epoch = int(start_from_epoch)
+        self.patience = non_negative_int("EarlyStopping", "patience", patience)
+        self.verbose = non_negative_int("EarlyStopping", "verbose", verbose)
+        self.baseline = check_number("EarlyStopping", "baseline", baseline, allow_none=True)
+        self.restore_best_weights = check_bool("EarlyStopping", "restore_best_weights",
+                                               restore_best_weights)
+        self.start_from_epoch = non_negative_int("EarlyStopping", "start_from_epoch",
+                                                 start_from_epoch)
         self.wait, self.stopped_epoch, self.best_weights, self.best_epoch = 0, 0, None, 0
 
     def on_train_begin(self, logs=None):
@@ -344,12 +357,16 @@ class ModelCheckpoint(_MonitorCallback):
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None):
-        super().__init__(monitor, mode, 0.0, initial_value_threshold)
+        super().__init__(monitor, mode, 0.0, check_number(
+            "ModelCheckpoint", "initial_value_threshold", initial_value_threshold,
+            allow_none=True))
         import os
 
         self.filepath = os.fspath(filepath)
-        self.verbose, self.save_best_only = verbose, bool(save_best_only)
-        self.save_weights_only = bool(save_weights_only)
+        self.verbose = non_negative_int("ModelCheckpoint", "verbose", verbose)
+        self.save_best_only = check_bool("ModelCheckpoint", "save_best_only", save_best_only)
+        self.save_weights_only = check_bool("ModelCheckpoint", "save_weights_only",
+                                            save_weights_only)
         self.save_freq = _check_save_freq("ModelCheckpoint", save_freq)
         suffix = ".weights.h5" if self.save_weights_only else ".keras"
         if not self.filepath.endswith(suffix):
@@ -426,7 +443,10 @@ class BackupAndRestore(Callback):
                              f"backup_dir={backup_dir!r}")
         self.backup_dir = os.fspath(backup_dir)
         self.save_freq = _check_save_freq("BackupAndRestore", save_freq)
-        self.double_checkpoint, self.delete_checkpoint = double_checkpoint, delete_checkpoint
+        self.double_checkpoint = check_bool("BackupAndRestore", "double_checkpoint",
+                                            double_checkpoint)
+        self.delete_checkpoint = check_bool("BackupAndRestore", "delete_checkpoint",
+                                            delete_checkpoint)
         self._weights_path = os.path.join(self.backup_dir, "latest.weights.h5")
         self._metadata_path = os.path.join(self.backup_dir, "training_metadata.json")
         self._counter = None if save_freq == "epoch" else _BatchCounter(save_freq)
@@ -513,7 +533,10 @@ class CSVLogger(Callback):
         super().__init__()
         import os
 
-        self.filename, self.sep, self.append = os.fspath(filename), separator, bool(append)
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise arg_error("CSVLogger", "separator", "a one-character string", separator)
+        self.filename, self.sep = os.fspath(filename), separator
+        self.append = check_bool("CSVLogger", "append", append)
         self.keys, self._file, self._writer = None, None, None
 
     def on_train_begin(self, logs=None):
@@ -561,10 +584,13 @@ class ReduceLROnPlateau(_MonitorCallback):
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
                  min_delta=1e-4, cooldown=0, min_lr=0.0):
         super().__init__(monitor, mode, min_delta)
-        if not 0 < factor < 1:
-            raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1); got factor={factor!r}")
-        self.factor, self.patience, self.verbose = float(factor), int(patience), verbose
-        self.cooldown, self.min_lr = int(cooldown), float(min_lr)
+        owner = "ReduceLROnPlateau"
+        self.factor = check_number(owner, "factor", factor, low=0, high=1, low_open=True,
+                                   high_open=True, expected="in (0, 1)")
+        self.patience = non_negative_int(owner, "patience", patience)
+        self.verbose = non_negative_int(owner, "verbose", verbose)
+        self.cooldown = non_negative_int(owner, "cooldown", cooldown)
+        self.min_lr = positive_number(owner, "min_lr", min_lr, allow_zero=True)
         self.wait = self.cooldown_counter = 0
 
     def on_train_begin(self, logs=None):
@@ -609,7 +635,8 @@ class LearningRateScheduler(Callback):
         super().__init__()
         if not callable(schedule):
             raise TypeError(f"LearningRateScheduler: schedule must be callable; got {schedule!r}")
-        self.schedule, self.verbose = schedule, verbose
+        self.schedule = schedule
+        self.verbose = non_negative_int("LearningRateScheduler", "verbose", verbose)
 
     def on_epoch_begin(self, epoch, logs=None):
         import math

@@ -129,8 +129,9 @@ def check_choice(owner, argument, value, choices):
         ValueError: Conv2D: padding must be one of ['valid', 'same']; got padding='full'
     """
     for choice in choices:
-        if type(value) is type(choice) and value == choice:
-            return value
+        same_kind = type(value) is type(choice) or (is_integer(value) and is_integer(choice))
+        if same_kind and value == choice:
+            return choice
     raise arg_error(owner, argument, f"one of {list(choices)}", value)
 
 

@@ -1,7 +1,7 @@
 """Embedding and Masking: where sequence masks come from."""
 
 from dendrite import backend, initializers, regularizers
-from dendrite.errors import check_bool, describe, positive_int
+from dendrite.errors import check_bool, check_number, describe, positive_int
 from dendrite.layers.base import Layer
 
 
@@ -126,10 +126,7 @@ class Masking(Layer):
 
     def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float)):
-            raise TypeError(f"{describe(self)}: mask_value must be a number; got "
-                            f"mask_value={mask_value!r}")
-        self.mask_value = float(mask_value)
+        self.mask_value = check_number(self, "mask_value", mask_value)
         self._keep = None
 
     def compute_mask(self, inputs, mask=None):

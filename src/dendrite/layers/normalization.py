@@ -8,6 +8,7 @@ from dendrite.errors import (
     check_number,
     describe,
     fraction,
+    is_integer,
     shape_error,
 )
 from dendrite.layers.base import Layer
@@ -219,14 +220,13 @@ class LayerNormalization(Layer):
                  **kwargs):
         super().__init__(**kwargs)
         axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
-        if not axes or any(isinstance(a, bool) or not isinstance(a, int) for a in axes):
+        if not axes or any(not is_integer(a) for a in axes):
             raise arg_error(self, "axis", "an integer or a list of integers", axis)
-        self.axis = axis if isinstance(axis, int) else list(axis)
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or epsilon <= 0:
-            raise arg_error(self, "epsilon", "a positive float", epsilon)
-        self.epsilon = float(epsilon)
-        self.center = bool(center)
-        self.scale = bool(scale)
+        self.axis = int(axis) if is_integer(axis) else [int(a) for a in axis]
+        self.epsilon = check_number(self, "epsilon", epsilon, low=0, low_open=True,
+                                    expected="a positive float")
+        self.center = check_bool(self, "center", center)
+        self.scale = check_bool(self, "scale", scale)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)

@@ -3,7 +3,7 @@ and nearest-neighbour up-sampling. All 2-D, channels last by default."""
 
 from dendrite.backend import get_array_module
 from dendrite.conv_kernels import PADDINGS, crop2d, output_length, pad2d, padding_amounts
-from dendrite.errors import shape_error
+from dendrite.errors import check_bool, shape_error
 from dendrite.layers.base import Layer
 from dendrite.layers.conv import (
     check_image_shape,
@@ -187,7 +187,7 @@ class _GlobalPooling2D(Layer):
 
     def __init__(self, keepdims=False, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.keepdims = bool(keepdims)
+        self.keepdims = check_bool(self, "keepdims", keepdims)
         self.data_format = normalize_data_format(self, data_format)
 
     def forward(self, x, training=False):
