@@ -19,7 +19,15 @@ as in Keras.
 """
 
 from dendrite import activations, backend, initializers, regularizers
-from dendrite.errors import arg_error, check_bool, describe, fraction, positive_int, shape_error
+from dendrite.errors import (
+    arg_error,
+    check_bool,
+    describe,
+    fraction,
+    positive_int,
+    seed_value,
+    shape_error,
+)
 from dendrite.graph import is_symbolic
 from dendrite.kernels import dropout_mask, to_device_like
 from dendrite.layers.base import Layer
@@ -123,8 +131,8 @@ class BaseRNN(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.dropout = fraction(self, "dropout", dropout)
         self.recurrent_dropout = fraction(self, "recurrent_dropout", recurrent_dropout)
-        self.seed = seed
-        self._rng = backend.make_generator(seed)
+        self.seed = seed_value(self, seed)
+        self._rng = backend.make_generator(self.seed)
         self.return_sequences = check_bool(self, "return_sequences", return_sequences)
         self.return_state = check_bool(self, "return_state", return_state)
         self.go_backwards = check_bool(self, "go_backwards", go_backwards)
@@ -305,18 +313,17 @@ class BaseRNN(Layer):
         d_output, d_final = dys[0], list(dys[1:])
         xp = backend.get_array_module(d_output)
         output_mask = cache["output_mask"]
+        carries = [xp.array(d, dtype=d_output.dtype) if d is not None else
+                   xp.zeros((batch, self.units), dtype=d_output.dtype) for d in
+                   (d_final or [None] * len(self.state_names))]
         if self.return_sequences:
             dh_seq = xp.ascontiguousarray(d_output.transpose(1, 0, 2))
             if output_mask is not None:
                 dh_seq *= output_mask
-        else:
-            dh_seq = xp.zeros((timesteps, batch, self.units), dtype=d_output.dtype)
-            dh_seq[timesteps - 1] = d_output
-            if output_mask is not None:
-                dh_seq[timesteps - 1] *= output_mask[timesteps - 1]
-        carries = [xp.array(d, dtype=d_output.dtype) if d is not None else
-                   xp.zeros((batch, self.units), dtype=d_output.dtype) for d in
-                   (d_final or [None] * len(self.state_names))]
+        else:  # only the last step's output is used: its gradient joins the final h's
+            dh_seq = None
+            carries[0] += d_output if output_mask is None else (
+                d_output * output_mask[timesteps - 1])
         dxw, d_states0 = self._run_backward(dh_seq, carries, cache["step_mask"],
                                             cache["recurrent_mask"])
         dxw2 = dxw.reshape(timesteps * batch, -1)
@@ -408,16 +415,17 @@ class SimpleRNN(BaseRNN):
         return h_seq, [h_seq[timesteps]]
 
     def _run_backward(self, dh_seq, carries, step_mask, recurrent_mask):
-        xp = backend.get_array_module(dh_seq)
+        xp = backend.get_array_module(carries[0])
         cache = self._cache
         h_seq, activated = cache["h_seq"], cache["activated"]
-        timesteps, _, units = dh_seq.shape
-        dz = xp.empty_like(dh_seq)
+        timesteps, units = len(h_seq) - 1, self.units
+        dz = xp.empty_like(activated)
         dh = carries[0]
         dh_prev = xp.empty_like(dh)
         recurrent_kernel = self.recurrent_kernel.value
         for t in range(timesteps - 1, -1, -1):
-            dh += dh_seq[t]
+            if dh_seq is not None:
+                dh += dh_seq[t]
             passed = _split_masked(dh, None if step_mask is None else step_mask[t])
             simple_rnn_step_backward(dh, activated[t], recurrent_kernel, self.activation, dz[t],
                                      dh_prev)
@@ -520,17 +528,18 @@ class LSTM(BaseRNN):
         return h_seq, [h_seq[timesteps], c_seq[timesteps]]
 
     def _run_backward(self, dh_seq, carries, step_mask, recurrent_mask):
-        xp = backend.get_array_module(dh_seq)
+        xp = backend.get_array_module(carries[0])
         cache = self._cache
         h_seq, c_seq, tanh_c, gates = cache["h_seq"], cache["c_seq"], cache["tanh_c"], cache["gates"]
-        timesteps, _, units = dh_seq.shape
+        timesteps, units = len(h_seq) - 1, self.units
         dgates = xp.empty_like(gates)
         dh, dc = carries
         dh_prev = xp.empty_like(dh)
         recurrent_kernel_t = xp.ascontiguousarray(
             self._to_internal(self.recurrent_kernel.value).T)
         for t in range(timesteps - 1, -1, -1):
-            dh += dh_seq[t]
+            if dh_seq is not None:
+                dh += dh_seq[t]
             mask_t = None if step_mask is None else step_mask[t]
             passed_h = _split_masked(dh, mask_t)
             passed_c = _split_masked(dc, mask_t)
@@ -626,17 +635,18 @@ class GRU(BaseRNN):
         return h_seq, [h_seq[timesteps]]
 
     def _run_backward(self, dh_seq, carries, step_mask, recurrent_mask):
-        xp = backend.get_array_module(dh_seq)
+        xp = backend.get_array_module(carries[0])
         cache = self._cache
         h_seq, gates, recurrent = cache["h_seq"], cache["gates"], cache["recurrent"]
-        timesteps, _, units = dh_seq.shape
+        timesteps, units = len(h_seq) - 1, self.units
         dgates = xp.empty_like(gates)
         drecurrent = xp.empty_like(gates) if self.reset_after else None
         dh = carries[0]
         dh_prev = xp.empty_like(dh)
         recurrent_kernel = self.recurrent_kernel.value
         for t in range(timesteps - 1, -1, -1):
-            dh += dh_seq[t]
+            if dh_seq is not None:
+                dh += dh_seq[t]
             passed = _split_masked(dh, None if step_mask is None else step_mask[t])
             gru_step_backward(dh, gates[t], recurrent[t], h_seq[t], recurrent_kernel, dgates[t],
                               None if drecurrent is None else drecurrent[t], dh_prev,
