@@ -51,9 +51,10 @@ def atomic_write(path):
                                 "it first")
     try:
         fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=".part", dir=folder)
-    except PermissionError as error:
-        raise PermissionError(f"save: cannot write to {path!r}: the folder {folder!r} is not "
-                              "writable") from error
+    except OSError as error:
+        kind = PermissionError if isinstance(error, PermissionError) else OSError
+        raise kind(error.errno, f"save: cannot write to {path!r}: the folder {folder!r} is not "
+                   f"writable ({error.strerror})") from error
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
