@@ -238,3 +238,20 @@ def test_numpy_tiled_max_pooling_matches_window_kernels():
     dy = np.random.default_rng(6).standard_normal(y.shape).astype("float32")
     np.testing.assert_array_equal(pk.max_pool2d_tiled_backward_numpy(dy, argmax, x.shape, (2, 2)),
                                   pk.max_pool2d_windows_backward(dy, x, y, (2, 2), (2, 2)))
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_compiled_relu_backward_matches_numpy(dtype):
+    from dendrite.activations import ReLU
+
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((4, 130, 130, 1)).astype(dtype)  # above the compiled size threshold
+    x[0, 0, :5] = 0.0  # the kink: gradient 0
+    relu = ReLU()
+    y = relu.forward(x)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    dz = relu.backward(dy, None, y)
+    assert dz.dtype == dtype
+    np.testing.assert_array_equal(dz, dy * (y > 0))
+    assert not dz[0, 0, :5].any()

@@ -13,12 +13,14 @@ Numerics: sigmoid, softmax, log_softmax and softplus never overflow or return Na
 
 import math
 
+from dendrite import jit_kernels
 from dendrite.backend import get_array_module
 from dendrite.saving import serialization
 
 _SQRT_2 = 1.4142135623730951
 _INV_SQRT_2PI = 0.3989422804014327
 _GELU_TANH_C = 0.7978845608028654  # sqrt(2 / pi)
+_COMPILED_MIN_SIZE = 1 << 16  # below, a compiled loop's start-up costs more than NumPy's pass
 
 
 # ---------------------------------------------------------------------------- erf
@@ -323,7 +325,13 @@ class ReLU(Activation):
         return get_array_module(x).maximum(x, 0, out=out)
 
     def backward(self, dy, x, y):
-        return dy * (y > 0)  # y > 0 exactly where x > 0
+        # y > 0 exactly where x > 0; large arrays (convolution outputs) in one compiled pass
+        if (dy.size >= _COMPILED_MIN_SIZE and dy.shape == y.shape and dy.dtype == y.dtype
+                and dy.flags.c_contiguous and y.flags.c_contiguous and jit_kernels.usable(dy, y)):
+            dz = get_array_module(dy).empty_like(dy)
+            jit_kernels.kernels().relu_backward(dy, y, dz)
+            return dz
+        return dy * (y > 0)
 
 
 class LeakyReLU(Activation):
