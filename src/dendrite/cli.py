@@ -569,7 +569,7 @@ PICTURES = {
     "feature_maps.png": (
         "Feature maps",
         ("The first convolution's output for the first test image: one map per filter, bright "
-        "where its pattern was found."),
+        "where its pattern was found (each map on its own colour scale)."),
     ),
     "first_layer.png": (
         "First-layer weights",

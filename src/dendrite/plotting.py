@@ -392,7 +392,7 @@ def plot_filters(model, layer=None, max_filters=64, path=None):
     return _finish(figure, path)
 
 
-def feature_extractor(model, layer):
+def _feature_extractor(model, layer):
     """``Model(model.input, layer.output)``: the activations of ``layer`` for an input."""
     from dendrite.models import Model
 
@@ -403,7 +403,8 @@ def plot_feature_maps(model, image, layer, max_maps=32, path=None):
     """The activations of one layer for one image: one panel per channel (feature map).
 
     The maps come from a feature-extractor model, ``Model(model.input, layer.output)``, run on
-    the image, so they are exactly what the layer outputs inside ``model``.
+    the image, so they are exactly what the layer outputs inside ``model``. Each map has its own
+    colour scale (viridis: dark is its smallest value, yellow its largest).
 
     Args:
         model: a built model.
@@ -421,7 +422,7 @@ def plot_feature_maps(model, image, layer, max_maps=32, path=None):
         ValueError: the layer's output is not (batch, h, w, channels) or (batch, units).
     """
     target = _find_layer(model, layer, None, "plot_feature_maps")
-    extractor = feature_extractor(model, target)
+    extractor = _feature_extractor(model, target)
     image = np.asarray(image)
     maps = np.asarray(extractor(image[None]))[0]
     if maps.ndim == 1:
