@@ -690,3 +690,26 @@ def test_hdf5_file_given_to_load_model_gets_a_pointer(tmp_path, trained):
     legacy.write_bytes((tmp_path / "w.weights.h5").read_bytes())
     with pytest.raises(FileFormatError, match="HDF5 file: a Keras 2 model file is not read"):
         archive.load_model(legacy)
+
+
+def test_recurrent_weights_follow_keras_paths(tmp_path):
+    def build():
+        dendrite.utils.set_random_seed(0)
+        model = Sequential([Input((5, 3)), layers.LSTM(4, return_sequences=True),
+                            layers.Bidirectional(layers.GRU(2, return_sequences=True)),
+                            layers.TimeDistributed(layers.Dense(2))])
+        model.compile("adam", "mse")
+        return model
+
+    model = build()
+    x = np.random.default_rng(0).standard_normal((8, 5, 3)).astype("float32")
+    model.fit(x, np.zeros((8, 5, 2), "float32"), epochs=1, verbose=0)
+    model.save(tmp_path / "r.keras")
+    with zipfile.ZipFile(tmp_path / "r.keras") as zf, \
+            h5py.File(io.BytesIO(zf.read("model.weights.h5"))) as f:
+        assert f["layers/lstm/cell/vars/1"].shape == (4, 16)  # Keras: weights live in the cell
+        assert f["layers/bidirectional/forward_layer/cell/vars/2"].shape == (2, 6)
+        assert f["layers/bidirectional/backward_layer/cell/vars/0"].shape == (4, 6)
+        assert f["layers/time_distributed/layer/vars/0"].shape == (4, 2)
+    loaded = archive.load_model(tmp_path / "r.keras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
