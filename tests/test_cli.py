@@ -27,6 +27,7 @@ TRAIN_OPTIONS = [
     "--lr-schedule",
     "--batch-size",
     "--epochs",
+    "--threads",
     "--seed",
     "--validation-split",
     "--limit",
