@@ -15,7 +15,7 @@ derivative with grad . u (Chainer's method).
 import importlib
 import json
 
-from dendrite import activations
+from dendrite import activations, backend
 from dendrite.backend import host as np
 
 
@@ -272,7 +272,9 @@ def run_layer_test(layer_cls, init_kwargs=None, input_shape=None, *, input_data=
         training: forward mode for every check (noise layers run with one frozen draw).
         weights: list of arrays, or a function of the built float64 layer returning one, set with
             ``set_weights`` (e.g. random moving statistics for batch normalization).
-        kinks, scale, seed: how inputs are generated; ``seed`` also seeds upstream gradients.
+        kinks, scale, seed: how inputs are generated; ``seed`` also seeds the upstream
+            gradients and dendrite's global generator (as ``dendrite.utils.set_random_seed``
+            does for it), so layers with unseeded initializers get the same weights every run.
         eps, rtol, atol: passed to :func:`check_gradients`.
         forward_rtol, forward_atol: tolerances against ``expected_output``/``reference``.
         parity_rtol, parity_atol: tolerances against torch.
@@ -296,6 +298,7 @@ def run_layer_test(layer_cls, init_kwargs=None, input_shape=None, *, input_data=
     if "dtype" in init_kwargs:
         raise ValueError("run_layer_test: leave dtype out of init_kwargs; the harness builds the "
                          f"layer in float64 and in float32; got dtype={init_kwargs['dtype']!r}")
+    backend.seed_global_generator(seed)  # unseeded initializers and noise repeat run to run
     rng = np.random.default_rng(seed)
     inputs, multi = _layer_test_inputs(input_shape, input_data, kinks, scale, rng)
     shapes = [tuple(x.shape) for x in inputs]
