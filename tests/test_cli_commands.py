@@ -135,6 +135,27 @@ def test_prepare_image_recovers_an_mnist_digit(tmp_path, light, alpha):
     assert correlation > 0.8
 
 
+def test_prepare_image_reads_16_bit_grey(tmp_path):
+    pytest.importorskip("PIL")
+    from PIL import Image
+
+    (_, _), (x_test, _) = dd.datasets.mnist.load_data()
+    big = np.kron(x_test[0], np.ones((4, 4)))
+    Image.fromarray(big.astype("uint8")).save(tmp_path / "eight_bit.png")
+    Image.fromarray((big * 257).astype("uint16")).save(tmp_path / "deep.png")
+    with Image.open(tmp_path / "deep.png") as image:
+        assert image.mode.startswith("I")
+    np.testing.assert_allclose(cli.prepare_image(tmp_path / "deep.png"),
+                               cli.prepare_image(tmp_path / "eight_bit.png"), atol=0.02)
+
+
+def test_models_of_other_inputs_are_refused():
+    model = dd.Sequential([dd.Input(shape=(32, 32, 3)), layers.Flatten(), layers.Dense(10)])
+    with pytest.raises(cli.CommandError, match=r"inputs of shape \(32, 32, 3\); `dendrite "
+                       r"evaluate` and `dendrite predict` work with models of 28x28 grey"):
+        cli.predict_images(model, ["unused.png"])
+
+
 def test_predict_prints_the_top_classes_of_the_model(tmp_path, mnist_test):
     pytest.importorskip("PIL")
     (_, _), (x_raw, _) = dd.datasets.mnist.load_data()

@@ -795,7 +795,13 @@ def load_saved_model(path):
 
 
 def _input_shape(model):
-    return tuple(model.inputs[0].shape[1:])
+    """The shape of one input of ``model``: (784,) or (28, 28, 1), the data sets' images."""
+    shape = tuple(model.inputs[0].shape[1:])
+    if shape not in ((784,), (28, 28, 1)):
+        raise CommandError(f"the model takes inputs of shape {shape}; `dendrite evaluate` and "
+                           "`dendrite predict` work with models of 28x28 grey images, whose input "
+                           "is (784,) or (28, 28, 1)")
+    return shape
 
 
 def evaluate_model(model, dataset, print_fn=print):
@@ -844,7 +850,11 @@ def prepare_image(path, dataset="mnist"):
                 rgba = image.convert("RGBA")
                 canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                 image = Image.alpha_composite(canvas, rgba)
-            grey = np.asarray(image.convert("L"), dtype="float32")
+            if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit or float grey
+                grey = np.asarray(image, dtype="float32")
+                grey = 255 * (grey - grey.min()) / max(float(grey.max() - grey.min()), 1e-12)
+            else:
+                grey = np.asarray(image.convert("L"), dtype="float32")
     except FileNotFoundError:
         raise CommandError(f"no image file {path}") from None
     except (UnidentifiedImageError, OSError) as error:
