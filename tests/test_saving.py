@@ -713,3 +713,14 @@ def test_recurrent_weights_follow_keras_paths(tmp_path):
         assert f["layers/time_distributed/layer/vars/0"].shape == (4, 2)
     loaded = archive.load_model(tmp_path / "r.keras")
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_optimizer_state_of_another_optimizer_is_skipped_with_a_warning(tmp_path, trained):
+    trained.save_weights(tmp_path / "w.weights.h5")
+    other = mlp(seed=1)
+    other.compile(dendrite.optimizers.SGD(0.1, momentum=0.9), "mse")
+    with pytest.warns(UserWarning, match=r"holds 14 arrays; SGD for this model needs 8 .* skipped"):
+        other.load_weights(tmp_path / "w.weights.h5")
+    for a, b in zip(trained.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert other.optimizer.iterations == 0

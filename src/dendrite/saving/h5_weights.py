@@ -375,10 +375,16 @@ def _optimizer_plan(h5file, model, path):
     if count == 2 - (not has_lr) and slots:
         return None  # saved before the optimizer's first step: nothing to restore but the counter
     if count != expected:
-        raise FileFormatError(
+        # another optimizer (or its settings) than the one saved: the weights still load, as in
+        # Keras, and the optimizer starts afresh
+        import warnings
+
+        warnings.warn(
             f"{path}: {where} holds {count} arrays; {type(optimizer).__name__} for this model "
             f"needs {expected} (iterations{', learning rate' if has_lr else ''} and {len(slots)} "
-            "slots)")
+            "slots), so the saved optimizer state is skipped and only the weights are loaded",
+            stacklevel=4)
+        return None
     plan = []
     iterations = get_member(group, "0", f"{where[:-1]}/0)", path)
     _check_scalar(iterations, "iui", f"{where}: iterations", path)
