@@ -82,35 +82,41 @@ def _compile(numba):
 
     @jit
     def max_pool_tiled_forward(x, y, argmax, pool_h, pool_w):
-        # y = the first maximum of each pool_h x pool_w tile, argmax its row-major offset
+        # y = the first maximum of each pool_h x pool_w tile, argmax its row-major offset; the
+        # channel loop innermost (contiguous), so it compiles to vector instructions
         out_h, out_w, channels = y.shape[1], y.shape[2], y.shape[3]
         for n in prange(x.shape[0]):
             for i in range(out_h):
                 for j in range(out_w):
                     for c in range(channels):
-                        best = x[n, i * pool_h, j * pool_w, c]
-                        k = 0
-                        for a in range(pool_h):
-                            for e in range(pool_w):
+                        y[n, i, j, c] = x[n, i * pool_h, j * pool_w, c]
+                        argmax[n, i, j, c] = 0
+                    for a in range(pool_h):
+                        for e in range(pool_w):
+                            k = a * pool_w + e
+                            if k == 0:
+                                continue
+                            for c in range(channels):
                                 value = x[n, i * pool_h + a, j * pool_w + e, c]
-                                if value > best:
-                                    best = value
-                                    k = a * pool_w + e
-                        y[n, i, j, c] = best
-                        argmax[n, i, j, c] = k
+                                if value > y[n, i, j, c]:
+                                    y[n, i, j, c] = value
+                                    argmax[n, i, j, c] = k
 
     @jit
     def max_pool_tiled_backward(dy, argmax, dx, pool_h, pool_w):
         # dx = dy at each tile's recorded winner, 0 elsewhere (rows/columns past the tiles too)
         out_h, out_w, channels = dy.shape[1], dy.shape[2], dy.shape[3]
         for n in prange(dx.shape[0]):
-            dx[n] = 0.0
+            dx[n, out_h * pool_h:] = 0.0
+            dx[n, :, out_w * pool_w:] = 0.0
             for i in range(out_h):
                 for j in range(out_w):
-                    for c in range(channels):
-                        k = argmax[n, i, j, c]
-                        dx[n, i * pool_h + k // pool_w, j * pool_w + k % pool_w, c] = \
-                            dy[n, i, j, c]
+                    for a in range(pool_h):
+                        for e in range(pool_w):
+                            k = a * pool_w + e
+                            for c in range(channels):
+                                dx[n, i * pool_h + a, j * pool_w + e, c] = \
+                                    dy[n, i, j, c] if argmax[n, i, j, c] == k else 0.0
 
     @jit
     def relu_backward(dy, y, dz):
