@@ -251,7 +251,7 @@ def test_layer_output_of_a_layer_called_twice_is_ambiguous():
     a, b = dd.Input(shape=(2,)), dd.Input(shape=(2,))
     dense(a), dense(b)
     with pytest.raises(ValueError, match=r"called exactly once .* called 2 times"):
-        dense.output
+        _ = dense.output
 
 
 # ---------------------------------------------------------------------------- property test
@@ -349,15 +349,15 @@ class _RandomGraph:
                 k = int(rng.integers(2, 4))
                 out = self._dense(source, k, "softmax")
                 loss = "categorical_crossentropy"
-                target = lambda m, k=k: _one_hot(rng, m, k)  # noqa: E731
+                target = lambda m, k=k: _one_hot(rng, m, k)
             elif kind == 1:
                 out = self._dense(source, 2, "sigmoid")
                 loss = losses.BinaryCrossentropy()
-                target = lambda m: rng.uniform(0.05, 0.95, (m, 2))  # noqa: E731
+                target = lambda m: rng.uniform(0.05, 0.95, (m, 2))
             else:
                 out = self._dense(source, 2, None)
                 loss = shared_mse
-                target = lambda m: rng.standard_normal((m, 2))  # noqa: E731
+                target = lambda m: rng.standard_normal((m, 2))
             self.outputs.append(out)
             self.losses.append(loss)
             self.targets.append(target)

@@ -53,6 +53,21 @@ class Variable:
             )
         self.value[...] = new_value
 
+    def assign_add(self, delta):
+        """value += delta, in place."""
+        self.value += delta
+
+    def assign_sub(self, delta):
+        """value -= delta, in place."""
+        self.value -= delta
+
+    def __float__(self):
+        return float(self.value)
+
+    def __array__(self, dtype=None, copy=None):
+        value = self.value.get() if hasattr(self.value, "get") else self.value
+        return value if dtype is None else value.astype(dtype)
+
     def numpy(self):
         """A host copy of the value."""
         value = self.value

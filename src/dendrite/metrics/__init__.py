@@ -8,7 +8,8 @@ than y_pred (or one column against several), categorical accuracy otherwise.
 """
 
 from dendrite.backend import get_array_module, host
-from dendrite.errors import check_number, check_unknown_kwargs, positive_int
+from dendrite.errors import check_number
+from dendrite.metrics.base import Mean, MeanMetricWrapper, Metric, Sum, make_wrapper
 from dendrite.saving import serialization
 
 
@@ -101,74 +102,11 @@ def confusion_matrix(y_true, y_pred, num_classes=None):
     return counts.reshape(num_classes, num_classes)
 
 
-class Metric:
-    """Base class of stateful metrics."""
-
-    def __init__(self, name=None):
-        self.name = name or type(self).__name__.lower()
-        self.reset_state()
-
-    def reset_state(self):
-        raise NotImplementedError
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        raise NotImplementedError
-
-    def result(self):
-        raise NotImplementedError
-
-    def get_config(self):
-        return {"name": self.name}
-
-
-class MeanMetricWrapper(Metric):
-    """The weighted mean over all samples seen of a per-sample function ``fn(y_true, y_pred)``."""
-
-    def __init__(self, fn, name=None, **fn_kwargs):
-        if "k" in fn_kwargs:
-            fn_kwargs["k"] = positive_int(name or fn.__name__, "k", fn_kwargs["k"])
-        if "threshold" in fn_kwargs:
-            fn_kwargs["threshold"] = check_number(name or fn.__name__, "threshold",
-                                                  fn_kwargs["threshold"])
-        self.fn, self.fn_kwargs = fn, fn_kwargs
-        super().__init__(name or fn.__name__)
-
-    def reset_state(self):
-        self.total, self.count = 0.0, 0.0
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        values = self.fn(y_true, y_pred, **self.fn_kwargs)
-        if sample_weight is None:
-            self.total += float(values.sum())
-            self.count += values.size
-        else:
-            xp = get_array_module(values)
-            weights = xp.asarray(sample_weight, dtype="float64").reshape(values.shape[0], -1)
-            weights = xp.broadcast_to(weights, (values.shape[0], values.size // values.shape[0]))
-            self.total += float((values.reshape(weights.shape) * weights).sum())
-            self.count += float(weights.sum())
-
-    def result(self):
-        return self.total / self.count if self.count else 0.0
-
-
-def _wrapper(fn, default_name, **defaults):
-    class Wrapped(MeanMetricWrapper):
-        def __init__(self, name=default_name, **kwargs):
-            check_unknown_kwargs(Wrapped.__name__, {k: v for k, v in kwargs.items()
-                                                    if k not in defaults}, ["name", *defaults])
-            super().__init__(fn, name=name, **{**defaults, **kwargs})
-
-    Wrapped.__name__ = Wrapped.__qualname__ = "".join(p.title() for p in default_name.split("_"))
-    Wrapped.__doc__ = f"Running mean of :func:`{fn.__name__}`."
-    return Wrapped
-
-
-BinaryAccuracy = _wrapper(binary_accuracy, "binary_accuracy", threshold=0.5)
-CategoricalAccuracy = _wrapper(categorical_accuracy, "categorical_accuracy")
-SparseCategoricalAccuracy = _wrapper(sparse_categorical_accuracy, "sparse_categorical_accuracy")
-TopKCategoricalAccuracy = _wrapper(top_k_categorical_accuracy, "top_k_categorical_accuracy", k=5)
-SparseTopKCategoricalAccuracy = _wrapper(sparse_top_k_categorical_accuracy,
+BinaryAccuracy = make_wrapper(binary_accuracy, "binary_accuracy", threshold=0.5)
+CategoricalAccuracy = make_wrapper(categorical_accuracy, "categorical_accuracy")
+SparseCategoricalAccuracy = make_wrapper(sparse_categorical_accuracy, "sparse_categorical_accuracy")
+TopKCategoricalAccuracy = make_wrapper(top_k_categorical_accuracy, "top_k_categorical_accuracy", k=5)
+SparseTopKCategoricalAccuracy = make_wrapper(sparse_top_k_categorical_accuracy,
                                          "sparse_top_k_categorical_accuracy", k=5)
 
 
@@ -185,6 +123,7 @@ class _ConfusionCounts(Metric):
         self.class_id = check_number(owner, "class_id", class_id, integer=True, low=0,
                                      allow_none=True, expected="a non-negative integer or None")
         super().__init__(name)
+        self.reset_state()
 
     def reset_state(self):
         self.true_positives = self.false_positives = self.false_negatives = 0.0
@@ -225,15 +164,45 @@ class Recall(_ConfusionCounts):
         return self.true_positives / denominator if denominator else 0.0
 
 
+from dendrite.metrics.classification import AUC, BinaryIoU, F1Score, FBetaScore
+from dendrite.metrics.regression import (
+    CosineSimilarity,
+    LogCoshError,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    R2Score,
+    RootMeanSquaredError,
+    cosine_similarity,
+    log_cosh,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+)
+
 _CLASSES = {
+    "mean_squared_error": MeanSquaredError, "mean_absolute_error": MeanAbsoluteError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "root_mean_squared_error": RootMeanSquaredError, "cosine_similarity": CosineSimilarity,
+    "logcosh": LogCoshError, "r2_score": R2Score, "auc": AUC, "f1_score": F1Score,
+    "fbeta_score": FBetaScore, "binary_io_u": BinaryIoU, "mean": Mean, "sum": Sum,
     "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
     "top_k_categorical_accuracy": TopKCategoricalAccuracy,
     "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
     "precision": Precision, "recall": Recall,
 }
+# Keras's short names for the regression metrics; the metric keeps the short name in the logs
+_ALIASES = {"mse": MeanSquaredError, "mae": MeanAbsoluteError,
+            "mape": MeanAbsolutePercentageError, "msle": MeanSquaredLogarithmicError,
+            "MSE": MeanSquaredError, "MAE": MeanAbsoluteError,
+            "MAPE": MeanAbsolutePercentageError, "MSLE": MeanSquaredLogarithmicError}
 _BY_CLASS_NAME = {cls.__name__: cls for cls in _CLASSES.values()}
-serialization.register_builtins("metrics", _BY_CLASS_NAME, names={**_CLASSES, **_BY_CLASS_NAME},
+serialization.register_builtins("metrics", _BY_CLASS_NAME,
+                                names={**_CLASSES, **_ALIASES, **_BY_CLASS_NAME},
                                 base=Metric, listed_extra=("accuracy", "acc"))
 
 
@@ -258,6 +227,8 @@ def get(identifier, y_true_shape=None, y_pred_shape=None):
     if identifier in ("accuracy", "acc"):
         resolved = resolve_accuracy(tuple(y_true_shape), tuple(y_pred_shape))
         return _CLASSES[resolved](name=identifier)
+    if isinstance(identifier, str) and identifier in _ALIASES:
+        return _ALIASES[identifier](name=identifier)
     if isinstance(identifier, (str, dict)):
         return serialization.deserialize("metrics", identifier)
     if callable(identifier):
@@ -269,3 +240,16 @@ def get(identifier, y_true_shape=None, y_pred_shape=None):
 def serialize(metric):
     """Keras's form (``{"module": "keras.metrics", ...}``) of a built-in or registered Metric."""
     return serialization.serialize(metric)
+
+
+__all__ = ["AUC", "BinaryAccuracy", "BinaryIoU", "CategoricalAccuracy", "CosineSimilarity",
+           "F1Score", "FBetaScore", "LogCoshError", "Mean", "MeanAbsoluteError",
+           "MeanAbsolutePercentageError", "MeanMetricWrapper", "MeanSquaredError",
+           "MeanSquaredLogarithmicError", "Metric", "Precision", "R2Score", "Recall",
+           "RootMeanSquaredError", "SparseCategoricalAccuracy", "SparseTopKCategoricalAccuracy",
+           "Sum", "TopKCategoricalAccuracy", "binary_accuracy", "categorical_accuracy",
+           "confusion_matrix", "cosine_similarity", "get", "log_cosh", "mean_absolute_error",
+           "mean_absolute_percentage_error", "mean_squared_error",
+           "mean_squared_logarithmic_error", "resolve_accuracy", "serialize",
+           "sparse_categorical_accuracy", "sparse_top_k_categorical_accuracy",
+           "top_k_categorical_accuracy"]

@@ -127,5 +127,14 @@ class CompiledLoss:
                 logs[f"{name}_loss"] = total / max(self.count, 1)
         for group in self.metrics or []:
             for label, metric in group:
-                logs[label] = metric.result()
+                logs[label] = _log_value(metric.result())
         return logs
+
+
+def _log_value(result):
+    """A metric's result as logs hold it: a float, or a host array for per-class results (a
+    custom metric may return a Variable or a 0-d array)."""
+    value = getattr(result, "value", result)
+    value = value.get() if hasattr(value, "get") else value
+    shape = getattr(value, "shape", ())
+    return float(value) if shape == () else value

@@ -84,7 +84,8 @@ class Sequential(Model):
         tensor = self._nodes[-1].outputs[0] if self._nodes else self._input
         for layer in self._layers[kept:]:
             tensor = layer(tensor)
-            if isinstance(tensor, list):
+            outputs = tensor if isinstance(tensor, list) else [tensor]
+            if len(outputs) != 1:
                 raise ValueError(f"{describe(self)}: layer {layer.name!r} has several outputs; a "
                                  "Sequential model needs one output per layer (use the "
                                  "functional API).")
