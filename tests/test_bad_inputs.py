@@ -548,7 +548,7 @@ def test_plain_idx_size_checked_before_reading(tmp_path, shape, size, pattern):
 MEMORY_SCRIPT = r"""
 import gzip, resource, sys
 import numpy as np
-from dendrite.datasets import read_idx
+from dendrite.datasets import mnist, read_idx
 
 def vm_bytes():
     with open("/proc/self/status") as status:
@@ -565,7 +565,7 @@ except MemoryError:
     pass
 case, path = sys.argv[1], sys.argv[2]
 try:
-    read_idx(path)
+    mnist.load_data(path) if case == "npz" else read_idx(path)
     print("read")
 except ValueError as error:
     print("ValueError:", error)
@@ -617,6 +617,24 @@ def test_plain_idx_header_is_checked_before_allocating_under_a_memory_limit(tmp_
     output = _run_limited("plain-header", path)
     assert re.match(r"ValueError: .*huge-idx2-ubyte is truncated: expected 1073741824 bytes",
                     output), output
+
+
+@pytest.mark.slow
+def test_npz_array_header_declaring_1_gib_is_refused_under_a_memory_limit(tmp_path):
+    import io
+    import zipfile
+
+    member = io.BytesIO()
+    np.lib.format.write_array_header_1_0(member, {"descr": "|u1", "fortran_order": False,
+                                                  "shape": (2**30,)})
+    member.write(bytes(500_000))
+    path = tmp_path / "mnist.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("x_train.npy", member.getvalue())
+    output = _run_limited("npz", path)
+    assert re.match(r"ValueError: .*mnist.npz is not a readable .npz file: array x_train.npy "
+                    r"declares shape \(1073741824,\) of uint8 \(1073741824 bytes\) but its "
+                    r"member holds 500128 bytes", output), output
 
 
 # ---------------------------------------------------------------------- the CLI

@@ -1,11 +1,13 @@
 """Reading the ``x_train, y_train, x_test, y_test`` layout of Keras's ``mnist.npz``."""
 
+import math
 import os
 import zipfile
 from pathlib import Path
 
 from dendrite.backend import host as np
 from dendrite.datasets._integrity import verify_sha256
+from dendrite.datasets.idx import MAX_DEFLATE_RATIO
 
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -33,6 +35,7 @@ def load_xy_npz(path, sample_shape, sha256=None, hint=""):
     if sha256 is not None:
         verify_sha256(path, sha256, hint)
     try:
+        check_npz_sizes(path)
         archive = np.load(path, allow_pickle=False)
         if not hasattr(archive, "files"):
             raise ValueError("it holds a single array (.npy), not named arrays")
@@ -59,3 +62,36 @@ def _check(path, key, array, shape):
             f"{os.fspath(path)}: expected {key} of dtype uint8 and shape {tuple(shape)}; "
             f"got dtype {array.dtype} and shape {array.shape}"
         )
+
+
+def check_npz_sizes(path):
+    """Refuse an ``.npz`` whose arrays declare more bytes than its members can hold.
+
+    ``np.load`` allocates each array at the size its header declares before reading it, so a
+    small crafted file could make it allocate gigabytes; this reads only the headers and the zip
+    directory. A member's uncompressed size must be within deflate's largest expansion of its
+    compressed size, and each array's declared bytes within its member's uncompressed size.
+
+    Raises:
+        ValueError: naming the member, the declared and the available bytes.
+    """
+    from numpy.lib import format as npy_format
+
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            limit = info.compress_size if info.compress_type == zipfile.ZIP_STORED else (
+                MAX_DEFLATE_RATIO * info.compress_size + 1024)
+            if info.file_size > limit:
+                raise ValueError(f"member {info.filename} declares {info.file_size} bytes, more "
+                                 f"than its {info.compress_size} compressed bytes can hold")
+            with archive.open(info) as member:
+                version = npy_format.read_magic(member)
+                read_header = (npy_format.read_array_header_1_0 if version == (1, 0)
+                               else npy_format.read_array_header_2_0)
+                shape, _, dtype = read_header(member)
+            declared = math.prod(shape) * dtype.itemsize
+            if declared > info.file_size:
+                raise ValueError(f"array {info.filename} declares shape {shape} of {dtype} "
+                                 f"({declared} bytes) but its member holds {info.file_size} bytes")
