@@ -102,18 +102,22 @@ def main():
     for round_index in range(args.rounds):
         for cell in cells:
             for framework in ("dendrite", "torch"):
-                out = subprocess.run(
+                result = subprocess.run(
                     [sys.executable, __file__, "--worker", framework, cell, "--samples",
                      str(args.samples), "--batch-size", str(args.batch_size), "--threads",
-                     str(args.threads)], env=env, check=True, capture_output=True, text=True).stdout
-                seconds = json.loads(out.strip().splitlines()[-1])["seconds"]
+                     str(args.threads)], check=False, env=env, capture_output=True, text=True)
+                if result.returncode:
+                    print(f"  round {round_index + 1}: {framework} {cell} failed:\n{result.stderr}",
+                          flush=True)
+                    continue
+                seconds = json.loads(result.stdout.strip().splitlines()[-1])["seconds"]
                 key = (framework, cell)
                 best[key] = min(best.get(key, float("inf")), seconds)
                 print(f"  round {round_index + 1}: {framework:>8} {cell}: {seconds:.2f} s",
                       flush=True)
     print(f"{'cell':>6} {'dendrite s':>11} {'torch s':>9} {'ratio':>7}")
     for cell in cells:
-        d, t = best[("dendrite", cell)], best[("torch", cell)]
+        d, t = best.get(("dendrite", cell), float("nan")), best.get(("torch", cell), float("nan"))
         print(f"{cell:>6} {d:>11.2f} {t:>9.2f} {d / t:>7.2f}")
 
 

@@ -206,3 +206,16 @@ def test_pad_sequences_rejects_bad_arguments():
         pad_sequences([[1]], maxlen=-1)
     with pytest.raises(ValueError, match=r"sequences\[1\] must be a sequence; got 3"):
         pad_sequences([[1], 3])
+
+
+def test_embedding_first_in_sequential_with_keras2_input_length():
+    import dendrite as dd
+    from dendrite.layers import LSTM, Dense
+
+    model = dd.Sequential([Embedding(50, 8, input_length=10, mask_zero=True), LSTM(4),
+                           Dense(1, activation="sigmoid")])
+    assert model.count_params() == 50 * 8 + 4 * 4 * (8 + 4 + 1) + 5
+    model.compile("adam", "binary_crossentropy")
+    ids = np.random.default_rng(7).integers(0, 50, (16, 10))
+    model.fit(ids, ids[:, 0] % 2, epochs=1, verbose=0)
+    assert model.predict(ids[:2], verbose=0).shape == (2, 1)

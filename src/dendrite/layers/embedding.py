@@ -21,6 +21,8 @@ class Embedding(Layer):
         mask_zero: id 0 is padding: the layer outputs the mask ``ids != 0`` for the layers that
             follow (recurrent layers skip those steps). Id 0 then cannot be a real token.
             Default False.
+        input_length: optional sequence length (Keras 2's argument, deprecated in Keras 3);
+            declares the input shape (input_length,) for a first layer.
         **kwargs: the base :class:`~dendrite.layers.base.Layer` arguments (``dtype`` is the dtype
             of the vectors).
 
@@ -38,7 +40,9 @@ class Embedding(Layer):
     cache_attributes = ("_ids",)
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
-                 embeddings_regularizer=None, mask_zero=False, **kwargs):
+                 embeddings_regularizer=None, mask_zero=False, input_length=None, **kwargs):
+        if input_length is not None and "input_shape" not in kwargs:
+            kwargs["input_shape"] = (input_length,)  # Keras 2's way to give the sequence length
         super().__init__(**kwargs)
         self.input_dim = positive_int(self, "input_dim", input_dim)
         self.output_dim = positive_int(self, "output_dim", output_dim)
