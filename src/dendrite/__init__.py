@@ -15,6 +15,7 @@ from dendrite import (
     losses,
     metrics,
     models,
+    ops,
     optimizers,
     regularizers,
     testing,
@@ -38,5 +39,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'dendrite' has no attribute {name!r}")
 
 __all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks", "config",
-           "datasets", "initializers", "layers", "losses", "metrics", "models", "optimizers",
+           "datasets", "initializers", "layers", "losses", "metrics", "models", "ops", "optimizers",
            "plotting", "regularizers", "testing", "tutorial", "utils"]

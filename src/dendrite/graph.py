@@ -13,13 +13,19 @@ The graph passes a layer extra information only through arguments the layer's me
 """
 
 import inspect
-from functools import lru_cache
+from functools import cache
 
 from dendrite.backend import get_array_module
+from dendrite.tensor_operators import NoValue, TensorOperators
 
 
-class SymbolicTensor:
-    """A placeholder for an array in a graph: shape (batch axis first, possibly None) and dtype."""
+class SymbolicTensor(TensorOperators, NoValue):
+    """A placeholder for an array in a graph: shape (batch axis first, possibly None) and dtype.
+
+    Python operators on it (``+ - * / @ **``, unary ``-``, ``abs``, slicing, comparisons) record
+    :mod:`dendrite.ops` nodes; it has no value, so ``bool()`` of it raises (see
+    :mod:`dendrite.tracing`).
+    """
 
     def __init__(self, shape, dtype, node=None, index=0, name=None):
         self.shape = tuple(shape)
@@ -57,7 +63,7 @@ class Node:
         return not self.inputs
 
 
-@lru_cache(maxsize=None)
+@cache
 def _declares(method, argument):
     """Whether the function ``method`` has a parameter called ``argument``."""
     return argument in inspect.signature(method).parameters
@@ -88,7 +94,7 @@ class Graph:
             if id(tensor) in input_ids:
                 return
             node = tensor.node
-            if node is None or node.is_input:
+            if node is None or (node.is_input and not node.layer.is_source):
                 raise ValueError(
                     f"Graph: output depends on {tensor!r}, which is not one of the model's inputs "
                     f"{[t.name for t in self.inputs]}."
@@ -129,7 +135,7 @@ class Graph:
             masks = {id(t): m for t, m in zip(self.inputs, input_masks) if m is not None}
         for node in self.nodes:
             args = [values[id(t)] for t in node.inputs]
-            arg = args if len(args) > 1 else args[0]
+            arg = args if len(args) != 1 else args[0]
             layer = node.layer
             if masks or self._masked:
                 mask = _one_or_list([masks.get(id(t)) for t in node.inputs])

@@ -202,8 +202,7 @@ def check_model_gradients(model, x, y, sample_weight=None, *, eps=1e-6, rtol=1e-
         for reset in resets:
             reset()
         outputs = model._graph.forward(xs, training=training)
-        penalty = model._penalty() if model._regularized else 0.0
-        return model.compiled.forward(ys, outputs, sample_weight, penalty)
+        return model.compiled.forward(ys, outputs, sample_weight, model._penalty())
 
     loss()
     grads = model._flat.grads.copy()

@@ -8,10 +8,14 @@ used twice sums both contributions) and never rebind it.
 """
 
 from dendrite.backend import get_array_module
+from dendrite.tensor_operators import TensorOperators
 
 
-class Variable:
+class Variable(TensorOperators):
     """A named array with a gradient of the same shape.
+
+    Python operators (``self.w + 1``, ``x @ self.w``) go through :mod:`dendrite.ops`: on arrays
+    they compute on ``value``; inside a traced ``call`` they read the variable as a graph leaf.
 
     Args:
         name: the variable's name, e.g. ``"kernel"``.

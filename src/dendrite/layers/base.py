@@ -31,8 +31,8 @@ the input's shape without the batch axis.
 import re
 from collections import defaultdict
 
-from dendrite import backend, initializers, regularizers
-from dendrite.errors import check_unknown_kwargs, describe, is_integer, shape_error
+from dendrite import backend, initializers, regularizers, tracing
+from dendrite.errors import arg_error, check_unknown_kwargs, describe, is_integer, shape_error
 from dendrite.graph import Node, SymbolicTensor, is_symbolic
 from dendrite.variables import Variable
 
@@ -55,6 +55,12 @@ class Layer:
 
     cache_attributes = ()
     supports_masking = False
+    is_source = False  # a node of it reads no tensor (a variable read): see dendrite.graph
+
+    def __init_subclass__(cls, **kwargs):
+        """A subclass with ``call`` and no ``backward`` of its own is traced (dendrite.tracing)."""
+        super().__init_subclass__(**kwargs)
+        tracing.install(cls)
 
     def __init__(self, name=None, dtype=None, trainable=True, input_shape=None, input_dim=None,
                  batch_input_shape=None, **kwargs):
@@ -71,18 +77,57 @@ class Layer:
 
     # -------------------------------------------------------------- weights
 
-    def add_weight(self, name, shape, initializer="zeros", regularizer=None, trainable=True):
-        """Create, register and return a :class:`Variable` of ``shape`` in this layer's dtype.
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+                   regularizer=None, constraint=None, aggregation="none", name=None):
+        """Create, register and return a :class:`Variable` (Keras's signature).
 
-        ``trainable=False`` makes a state variable (e.g. a moving mean) that no optimizer updates,
-        whatever the layer's :attr:`trainable` says.
+        Args:
+            shape: the variable's shape (default ``()``, a scalar).
+            initializer: name or Initializer; None means ``"glorot_uniform"`` for a float dtype
+                and ``"zeros"`` otherwise, as in Keras.
+            dtype: the variable's dtype; None means the layer's dtype.
+            trainable: False makes a state variable (e.g. a moving mean) that no optimizer updates,
+                whatever the layer's :attr:`trainable` says. Default True.
+            autocast, aggregation: accepted for Keras compatibility (no effect).
+            regularizer: name or Regularizer, added to the training loss. Default None.
+            constraint: must be None (constraints are not supported).
+            name: the variable's name. Default ``"variable"``.
+
+        dendrite's own layers also use the short positional form
+        ``add_weight(name, shape, initializer, regularizer)``.
+
+        Example:
+            >>> Layer(name="l").add_weight(shape=(2, 3), initializer="ones", name="w").shape
+            (2, 3)
         """
-        initializer = initializers.get(initializer)
-        value = initializer(tuple(shape), dtype=self.dtype)
-        variable = Variable(name, value, trainable=trainable,
+        if isinstance(shape, str):  # the short form add_weight(name, shape, initializer, reg)
+            if not isinstance(trainable, bool):  # the fourth positional argument: a regularizer
+                regularizer, trainable = trainable, True
+            name, shape, initializer, dtype = shape, initializer, dtype, None
+        if constraint is not None:
+            raise arg_error(self, "constraint", "None (weight constraints are not supported)",
+                            constraint)
+        dtype = self.dtype if dtype is None else backend.host.dtype(dtype).name
+        if initializer is None:
+            initializer = "glorot_uniform" if backend.host.dtype(dtype).kind == "f" else "zeros"
+        shape = () if shape is None else ((shape,) if is_integer(shape) else tuple(shape))
+        value = initializers.get(initializer)(shape, dtype=dtype)
+        variable = Variable(name or "variable", value, trainable=trainable,
                             regularizer=regularizers.get(regularizer))
         self._variables.append(variable)
         return variable
+
+    def add_loss(self, loss):
+        """Add ``loss`` (a tensor computed in ``call`` with layers and :mod:`dendrite.ops`; summed
+        if not a scalar) to the training loss of the model this layer is part of. Only inside the
+        ``call`` of a subclassed layer or model, which dendrite traces (:mod:`dendrite.tracing`);
+        the loss is differentiated with the rest of the graph."""
+        tracing.add_loss(self, loss)
+
+    @property
+    def losses(self):
+        """Values of the losses added with :meth:`add_loss`, from the last forward pass."""
+        return []
 
     @property
     def trainable(self):

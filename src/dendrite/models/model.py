@@ -56,13 +56,15 @@ class Model(Layer):
 
     # -------------------------------------------------------------- structure
 
-    def _set_graph(self, inputs, outputs):
+    def _set_graph(self, inputs, outputs, graph=None):
+        """Use ``graph`` (default: the graph from ``inputs`` to ``outputs``); a traced subclassed
+        model passes its traced graphs (:class:`dendrite.tracing.CallGraphs`)."""
         self._multi_input = isinstance(inputs, (list, tuple, dict))
         self._multi_output = isinstance(outputs, (list, tuple, dict))
         self.inputs = _tensor_list(inputs, self, "inputs")
         self.outputs = _tensor_list(outputs, self, "outputs")
         self._output_keys = list(outputs) if isinstance(outputs, dict) else None
-        self._graph = Graph(self.inputs, self.outputs)
+        self._graph = graph or Graph(self.inputs, self.outputs)
         self._flat = None
 
     # dtype and built follow the graph (a Model is a Layer, whose __init__ assigns both)
@@ -419,7 +421,16 @@ class Model(Layer):
         self._regularized = [v for v in variables if v.regularizer is not None]
 
     def _penalty(self):
-        return sum(v.regularizer(v.value) for v in self._regularized)
+        """Weight regularization plus the losses that layers added with ``add_loss``."""
+        penalty = sum(v.regularizer(v.value) for v in self._regularized)
+        return penalty + sum(float(value) for value in self.losses)
+
+    @property
+    def losses(self):
+        """Values of the losses added with ``add_loss`` (by this model's traced ``call`` and by
+        its layers) in the last forward pass."""
+        own = list(getattr(self._graph, "loss_values", ())) if self._graph is not None else []
+        return own + [value for layer in self.layers for value in layer.losses]
 
     def compute_gradients(self, xs, ys, sample_weight, training=True):
         """Forward, loss and backward on prepared batch arrays, after :meth:`_training_setup`.
@@ -429,8 +440,7 @@ class Model(Layer):
         """
         self._flat.zero_grads()
         outputs = self._graph.forward(xs, training=training)
-        loss = self.compiled.forward(ys, outputs, sample_weight,
-                                     self._penalty() if self._regularized else 0.0)
+        loss = self.compiled.forward(ys, outputs, sample_weight, self._penalty())
         if not math.isfinite(loss):
             return loss
         self._graph.backward(*self.compiled.output_gradients())
@@ -597,12 +607,11 @@ class Model(Layer):
         """Loss and metrics over ``batches`` (rows ``[*xs, *ys, sample_weight]``)."""
         self.compiled.reset()
         n_in, n_out = len(self.inputs), len(self.outputs)
-        penalty = self._penalty() if self._regularized else 0.0
         for step, batch in enumerate(threads.StepTuner().iterate(batches)):
             if callback_list is not None:
                 callback_list.on_test_batch_begin(step)
             outputs = self._graph.forward(batch[:n_in], training=False)
-            self.compiled.forward(batch[n_in:n_in + n_out], outputs, batch[-1], penalty)
+            self.compiled.forward(batch[n_in:n_in + n_out], outputs, batch[-1], self._penalty())
             if callback_list is not None:
                 callback_list.on_test_batch_end(step, self.compiled.results())
         if self.compiled.count == 0:
