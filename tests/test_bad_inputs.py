@@ -739,6 +739,7 @@ REQUIRED_ARGUMENTS = {
     "ModelCheckpoint": {"filepath": "model.keras"}, "BackupAndRestore": {"backup_dir": "backup"},
     "CSVLogger": {"filename": "log.csv"},
     "LearningRateScheduler": {"schedule": lambda: (lambda epoch, lr: lr)},
+    "LossFunctionWrapper": {"fn": lambda: (lambda y_true, y_pred: y_pred)},
 }
 ABSTRACT = {"Layer", "InputLayer", "Optimizer", "Loss", "Metric", "MeanMetricWrapper", "Callback",
             "CallbackList", "History", "FlatParameters", "Initializer", "Regularizer",

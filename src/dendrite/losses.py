@@ -19,7 +19,7 @@ model asks for ``logit_gradient(cache)``: the exact gradient (p - y) / n with re
 pre-activation, which never divides by p.
 """
 
-from dendrite import activations
+from dendrite import activations, tracing
 from dendrite.backend import epsilon, get_array_module
 from dendrite.errors import check_bool, check_choice, fraction
 from dendrite.saving import serialization
@@ -28,7 +28,12 @@ _REDUCTIONS = ("sum_over_batch_size", "sum", "none", None)
 
 
 class Loss:
-    """Base class. Subclasses define ``values(y_true, y_pred)`` and ``values_gradient``."""
+    """Base class. Subclasses define ``values(y_true, y_pred)`` and ``values_gradient``.
+
+    ``target_range``: ``(low, high)`` that ``fit``/``evaluate`` require of y_true, or None.
+    """
+
+    target_range = None
 
     def __init__(self, reduction="sum_over_batch_size", name=None):
         self.reduction = check_choice(type(self).__name__, "reduction", reduction, _REDUCTIONS)
@@ -39,7 +44,7 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         y_true, y_pred = self.prepare(y_true, y_pred)
-        values = self.values(y_true, y_pred)
+        values = self.call(y_true, y_pred) if self._custom else self.values(y_true, y_pred)
         if self.reduction in ("none", None):
             return values if sample_weight is None else values * _as_weights(sample_weight, values)
         weights = self._reduction_weights(values, sample_weight)
@@ -51,12 +56,16 @@ class Loss:
             raise ValueError(f"{type(self).__name__}: training needs a scalar reduction; got "
                              f"reduction={self.reduction!r}")
         y_true, y_pred = self.prepare(y_true, y_pred)
+        if self._custom:
+            return tracing.compute_loss(self, y_true, y_pred, sample_weight)
         values = self.values(y_true, y_pred)
         weights = self._reduction_weights(values, sample_weight)
         return float((values * weights).sum()), (y_true, y_pred, weights)
 
     def gradient(self, cache):
         """d(loss)/d(y_pred) for the :meth:`compute` call that returned ``cache``."""
+        if self._custom:
+            return tracing.loss_gradient(cache)
         y_true, y_pred, weights = cache
         return self.values_gradient(y_true, y_pred) * weights[..., None]
 
@@ -77,13 +86,22 @@ class Loss:
         """d(loss)/d(y_pred) for the last :meth:`forward`, shaped like y_pred."""
         return self.gradient(self._cache)
 
+    @property
+    def _custom(self):
+        """A user's subclass that defines ``call(y_true, y_pred)`` with :mod:`dendrite.ops`
+        (Keras's way): differentiated through its traced ops (:mod:`dendrite.tracing`)."""
+        return getattr(self, "call", None) is not None
+
     def prepare(self, y_true, y_pred):
-        """Convert and check y_true against y_pred; never broadcast silently."""
+        """Convert and check y_true against y_pred; never broadcast silently. (A custom loss's
+        ``call`` receives y_true converted to y_pred's dtype, its shape unchecked.)"""
         xp = get_array_module(y_pred)
         y_pred = xp.asarray(y_pred)
         y_true = xp.asarray(y_true)
         if y_pred.dtype.kind != "f":
             y_pred = y_pred.astype("float32")
+        if self._custom:
+            return y_true.astype(y_pred.dtype, copy=False), y_pred
         if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
             y_true = y_true.reshape(*y_true.shape, 1)
         if y_true.shape != y_pred.shape:
@@ -177,6 +195,8 @@ class BinaryCrossentropy(Loss):
         label_smoothing: y -> y (1 - s) + s / 2. Default 0.
         reduction, name: see the module docstring.
     """
+
+    target_range = (0, 1)  # probabilities; fit refuses other targets
 
     def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
                  name=None):
@@ -403,6 +423,35 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     return SparseCategoricalCrossentropy(from_logits, reduction=None)(y_true, y_pred)
 
 
+class LossFunctionWrapper(Loss):
+    """A loss from a function ``fn(y_true, y_pred, **kwargs)`` returning per-sample values, written
+    with :mod:`dendrite.ops`; ``compile(loss=fn)`` wraps a function so. Its gradient comes from
+    the function's ops, traced once per shape signature (see :mod:`dendrite.tracing`).
+
+    Args:
+        fn: the function. reduction, name: see the module docstring (name defaults to the
+            function's name). kwargs: more arguments passed to ``fn``.
+
+    Example:
+        >>> import numpy as np
+        >>> from dendrite import ops
+        >>> loss = LossFunctionWrapper(lambda t, p: ops.mean(ops.abs(t - p), axis=-1))
+        >>> loss(np.zeros((2, 3)), np.ones((2, 3)))
+        1.0
+    """
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None, **kwargs):
+        super().__init__(reduction=reduction, name=name or getattr(fn, "__name__", None))
+        self.fn = fn
+        self.fn_kwargs = kwargs
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self.fn_kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "fn": serialization.serialize(self.fn), **self.fn_kwargs}
+
+
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
 
@@ -432,6 +481,8 @@ def get(identifier):
         identifier = identifier.__name__
     if isinstance(identifier, (str, dict)):
         return serialization.deserialize("losses", identifier)
+    if callable(identifier) and not isinstance(identifier, type):
+        return LossFunctionWrapper(identifier)
     raise ValueError(f"Unknown loss {identifier!r}. Valid names: {sorted(_CLASSES)}.")
 
 

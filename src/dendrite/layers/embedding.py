@@ -41,6 +41,8 @@ class Embedding(Layer):
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, mask_zero=False, input_length=None, **kwargs):
+        input_length = check_number("Embedding", "input_length", input_length, integer=True, low=1,
+                                    allow_none=True, expected="a positive integer or None")
         if input_length is not None and "input_shape" not in kwargs:
             kwargs["input_shape"] = (input_length,)  # Keras 2's way to give the sequence length
         super().__init__(**kwargs)

@@ -107,14 +107,14 @@ def check_sample_weight(weights, y, who, what="sample_weight"):
 
 
 def check_targets(losses, ys, who):
-    """Refuse targets a loss cannot mean: binary cross-entropy needs y in [0, 1]."""
+    """Refuse targets outside a loss's ``target_range`` (binary cross-entropy: [0, 1])."""
     for loss, y in zip(losses, ys):
-        if getattr(loss, "name", "") in ("binary_crossentropy", "binary_focal_crossentropy") \
-                and y.size:
+        bounds = getattr(loss, "target_range", None)
+        if bounds is not None and y.size:
             low, high = y.min(), y.max()
-            if low < 0 or high > 1:
-                raise ValueError(f"{who}: {type(loss).__name__} needs targets y in [0, 1]; got "
-                                 f"values from {low} to {high}")
+            if low < bounds[0] or high > bounds[1]:
+                raise ValueError(f"{who}: {type(loss).__name__} needs targets y in "
+                                 f"[{bounds[0]}, {bounds[1]}]; got values from {low} to {high}")
 
 
 def class_weight_table(class_weight, model):
