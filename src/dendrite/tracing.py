@@ -436,3 +436,43 @@ class TracedModel:
         own = [v for v in self._variables if v.trainable]
         return _unique([*own, *(v for layer in self.layers for v in layer.trainable_weights),
                         *(v for layer in sublayers(self) for v in layer.trainable_weights)])
+
+
+# ---------------------------------------------------------------------------- custom losses
+
+
+def _loss_graph(loss, y_true, y_pred):
+    """The traced graph of ``loss.call`` for arrays like ``y_true``, ``y_pred`` (one per shape
+    signature, kept on the loss)."""
+    from dendrite.layers.base import Input
+
+    graphs = vars(loss).setdefault("_call_graphs", {})
+    key = tuple((tuple(a.shape[1:]), backend.host.dtype(a.dtype).name) for a in (y_true, y_pred))
+    if key not in graphs:
+        inputs = [Input(shape=shape, dtype=dtype) for shape, dtype in key]
+        with _Trace(loss):
+            values = loss.call(*inputs)
+        if not isinstance(values, SymbolicTensor):
+            raise TracingError(
+                f"{type(loss).__name__}: call(y_true, y_pred) must return a tensor computed from "
+                f"y_true and y_pred with dendrite.ops; got {type(values).__name__}")
+        graphs[key] = TracedGraph(inputs, [values], [])
+    return graphs[key]
+
+
+def compute_loss(loss, y_true, y_pred, sample_weight):
+    """A custom loss's reduced value and the cache :func:`loss_gradient` needs: its ``call``
+    traced on symbolic y_true and y_pred, run forward, then reduced as Keras does (the per-sample
+    values times ``sample_weight``, summed, divided by their count for ``sum_over_batch_size``)."""
+    graph = _loss_graph(loss, y_true, y_pred)
+    values = graph.forward([y_true, y_pred])[0]
+    weights = loss._reduction_weights(values, sample_weight)
+    return float((values * weights).sum()), (graph, graph.save_cache(), weights, y_pred)
+
+
+def loss_gradient(cache):
+    """d(loss)/d(y_pred) through the traced ops: the reduction weights are d(loss)/d(values)."""
+    graph, graph_cache, weights, y_pred = cache
+    graph.restore_cache(graph_cache)
+    grad = graph.backward([weights], need_input_grads=True)[1]
+    return backend.get_array_module(y_pred).zeros_like(y_pred) if grad is None else grad

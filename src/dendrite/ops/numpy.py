@@ -4,4 +4,4 @@ from dendrite.ops.core import *
 from dendrite.ops.elementwise import *
 from dendrite.ops.linalg import *
 from dendrite.ops.reduction import *
-from dendrite.ops.shape import *
+from dendrite.ops.reshaping import *
