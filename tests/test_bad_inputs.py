@@ -99,8 +99,18 @@ CASES = [
      r"fit must hold real numbers .*object"),
     ("fit ragged x", lambda: fit(x=ragged(), y=Y[:2]), ValueError,
      r"fit must be a rectangular array .*got a ragged list"),
-    ("fit scalar x", lambda: fit(x=np.float32(3)), ValueError, (r"fit must have a batch axis; got a "
-                                                               r"scalar")),
+    ("fit scalar x", lambda: fit(x=np.float32(3)), ValueError,
+     r"fit must have a batch axis \(one entry per sample\); got the scalar np.float32\(3.0\)"),
+    ("fit scalar sample_weight", lambda: fit(sample_weight=2.0), ValueError,
+     r"fit: sample_weight must have a batch axis .*; got the scalar 2.0"),
+    ("compile loss_weights negative", lambda: classifier().compile(
+        loss="sparse_categorical_crossentropy", loss_weights=[-1.0]), ValueError,
+     r"compile: loss_weights must be non-negative numbers; got loss_weights=-1.0"),
+    ("compile loss_weights str", lambda: classifier().compile(loss="mse", loss_weights="1"),
+     ValueError, r"got loss_weights='1'"),
+    ("compile loss_weights scalar for two outputs", lambda: two_outputs().compile(
+        loss="mse", loss_weights=0.5), ValueError,
+     r"loss_weights must be a list or dict with one number per output \(2\); got loss_weight"),
     ("fit dict x", lambda: fit(x={"a": X}), ValueError, r"x .*must have exactly the keys"),
     ("fit zero samples", lambda: fit(x=X[:0], y=Y[:0]), ValueError,
      r"fit: x must hold at least one sample; got 0 samples"),
@@ -444,6 +454,14 @@ def test_numpy_scalars_are_accepted_wherever_numbers_are():
 
 
 # ---------------------------------------------------------------------- faults not silent
+
+
+def test_loss_weights_zero_is_kept_not_replaced_by_one():
+    model = classifier()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", loss_weights=0.0)
+    assert model.evaluate(X, Y, verbose=0) == 0.0  # was silently weighted 1.0
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", loss_weights=[2.0])
+    assert model.compiled.loss_weights == [2.0]
 
 
 def test_class_weight_weights_the_loss_by_class():

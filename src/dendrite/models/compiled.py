@@ -2,6 +2,7 @@
 
 from dendrite import losses as losses_module
 from dendrite import metrics as metrics_module
+from dendrite.errors import arg_error, check_number
 from dendrite.graph import declares
 
 
@@ -21,6 +22,23 @@ def _per_output(value, names, what):
     return [value] * len(names) if what == "loss" else [value] + [None] * (len(names) - 1)
 
 
+def _loss_weights(value, names):
+    """One non-negative float per output from None, a number (one output), a list or a dict."""
+    if value is None:
+        return [1.0] * len(names)
+    if isinstance(value, (list, tuple)) and len(names) == 1 and len(value) == 1:
+        value = value[0]
+    if isinstance(value, (list, tuple, dict)):
+        items = _per_output(value, names, "loss_weights")
+    elif len(names) == 1:
+        items = [value]
+    else:
+        raise arg_error("compile", "loss_weights", f"a list or dict with one number per output "
+                        f"({len(names)})", value)
+    return [1.0 if w is None else check_number("compile", "loss_weights", w, low=0,
+                                                expected="non-negative numbers") for w in items]
+
+
 class CompiledLoss:
     """Losses, loss weights and metrics for each output of a model, and their running values.
 
@@ -36,9 +54,7 @@ class CompiledLoss:
             raise ValueError("compile: loss is required, e.g. loss='categorical_crossentropy'")
         self.output_names = list(output_names)
         self.losses = [losses_module.get(item) for item in _per_output(loss, output_names, "loss")]
-        weights = _per_output(loss_weights, output_names, "loss_weights") if loss_weights else None
-        self.loss_weights = [1.0 if w is None else float(w) for w in weights] if weights else \
-            [1.0] * len(output_names)
+        self.loss_weights = _loss_weights(loss_weights, self.output_names)
         if len(output_names) == 1 and metrics is not None and not isinstance(metrics, dict):
             metric_lists = [list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]]
         elif metrics is None:

@@ -74,7 +74,8 @@ def check_array(item, what):
                         f"{kind.get(array.dtype.kind, array.dtype.name)} dtype {array.dtype} and "
                         f"shape {array.shape}")
     if array.ndim == 0:
-        raise ValueError(f"{what} must have a batch axis; got a scalar {what}={item!r}")
+        raise ValueError(f"{what} must have a batch axis (one entry per sample); got the scalar "
+                         f"{item!r}")
     return array
 
 
