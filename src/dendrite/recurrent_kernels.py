@@ -59,16 +59,17 @@ def simple_rnn_step_forward(z, h_prev, recurrent_kernel, activation):
     return activate_(activation, z)
 
 
-def simple_rnn_step_backward(dh, h, recurrent_kernel, activation, dz, dh_prev):
+def simple_rnn_step_backward(dh, h, recurrent_kernel_t, activation, dz, dh_prev):
     """dz = dh * activation'(h); dh_prev = dz R^T.
 
     Args:
         dh: (B, u) d(loss)/d(h_t) (all paths). h: (B, u) the step's output.
+        recurrent_kernel_t: (u, u), the transposed recurrent kernel (contiguous).
         dz: (B, u) out: pre-activation gradient. dh_prev: (B, u) out.
     """
     dz[...] = dh
     activation_backward_(activation, dz, h)
-    get_array_module(dz).matmul(dz, recurrent_kernel.T, out=dh_prev)
+    get_array_module(dz).matmul(dz, recurrent_kernel_t, out=dh_prev)
 
 
 # ---------------------------------------------------------------------------- LSTM
@@ -204,8 +205,8 @@ def gru_step_forward(gates, recurrent, h_prev, recurrent_kernel, recurrent_bias,
     h += candidate
 
 
-def gru_step_backward(dh, gates, recurrent, h_prev, recurrent_kernel, dgates, drecurrent, dh_prev,
-                      activation, recurrent_activation, reset_after=True):
+def gru_step_backward(dh, gates, recurrent, h_prev, recurrent_kernel_t, dgates, drecurrent,
+                      dh_prev, activation, recurrent_activation, reset_after=True):
     """Backward of :func:`gru_step_forward`.
 
         dhh = dh * (1 - z);  dz = dh * (h_{t-1} - hh);  dh_{t-1} = dh * z + (recurrent paths)
@@ -216,6 +217,7 @@ def gru_step_backward(dh, gates, recurrent, h_prev, recurrent_kernel, dgates, dr
     Args:
         dh: (B, u) d(loss)/d(h_t) (all paths).
         gates, recurrent: the step's buffers from :func:`gru_step_forward`.
+        recurrent_kernel_t: (3u, u), the transposed recurrent kernel (contiguous).
         dgates: (B, 3u) out: d(loss)/d(x_t W + b).
         drecurrent: (B, 3u) out, reset_after only: d(loss)/d(h_{t-1} R + b_r); None otherwise.
         dh_prev: (B, u) out.
@@ -229,18 +231,18 @@ def gru_step_backward(dh, gates, recurrent, h_prev, recurrent_kernel, dgates, dr
     activation_backward_(activation, da_h, candidate)
     xp.subtract(h_prev, candidate, out=dz)
     dz *= dh
-    activation_backward_(recurrent_activation, dz, z)
     if reset_after:
         xp.multiply(da_h, recurrent[:, 2 * u:], out=dr)
-        activation_backward_(recurrent_activation, dr, r)
+        # the z and r gate derivatives in one pass over their adjacent columns
+        activation_backward_(recurrent_activation, dgates[:, :2 * u], gates[:, :2 * u])
         drecurrent[:, :2 * u] = dgates[:, :2 * u]
         xp.multiply(da_h, r, out=drecurrent[:, 2 * u:])
-        xp.matmul(drecurrent, recurrent_kernel.T, out=dh_prev)
+        xp.matmul(drecurrent, recurrent_kernel_t, out=dh_prev)
     else:
-        d_reset_h = da_h @ recurrent_kernel[:, 2 * u:].T
+        d_reset_h = da_h @ recurrent_kernel_t[2 * u:]
         xp.multiply(d_reset_h, h_prev, out=dr)
-        activation_backward_(recurrent_activation, dr, r)
-        xp.matmul(dgates[:, :2 * u], recurrent_kernel[:, :2 * u].T, out=dh_prev)
+        activation_backward_(recurrent_activation, dgates[:, :2 * u], gates[:, :2 * u])
+        xp.matmul(dgates[:, :2 * u], recurrent_kernel_t[:2 * u], out=dh_prev)
         d_reset_h *= r
         dh_prev += d_reset_h
     # direct path h_t = z * h_{t-1} + ...

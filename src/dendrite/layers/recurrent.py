@@ -422,13 +422,13 @@ class SimpleRNN(BaseRNN):
         dz = xp.empty_like(activated)
         dh = carries[0]
         dh_prev = xp.empty_like(dh)
-        recurrent_kernel = self.recurrent_kernel.value
+        recurrent_kernel_t = xp.ascontiguousarray(self.recurrent_kernel.value.T)
         for t in range(timesteps - 1, -1, -1):
             if dh_seq is not None:
                 dh += dh_seq[t]
             passed = _split_masked(dh, None if step_mask is None else step_mask[t])
-            simple_rnn_step_backward(dh, activated[t], recurrent_kernel, self.activation, dz[t],
-                                     dh_prev)
+            simple_rnn_step_backward(dh, activated[t], recurrent_kernel_t, self.activation,
+                                     dz[t], dh_prev)
             if recurrent_mask is not None:
                 dh_prev *= recurrent_mask
             if passed is not None:
@@ -643,12 +643,12 @@ class GRU(BaseRNN):
         drecurrent = xp.empty_like(gates) if self.reset_after else None
         dh = carries[0]
         dh_prev = xp.empty_like(dh)
-        recurrent_kernel = self.recurrent_kernel.value
+        recurrent_kernel_t = xp.ascontiguousarray(self.recurrent_kernel.value.T)
         for t in range(timesteps - 1, -1, -1):
             if dh_seq is not None:
                 dh += dh_seq[t]
             passed = _split_masked(dh, None if step_mask is None else step_mask[t])
-            gru_step_backward(dh, gates[t], recurrent[t], h_seq[t], recurrent_kernel, dgates[t],
+            gru_step_backward(dh, gates[t], recurrent[t], h_seq[t], recurrent_kernel_t, dgates[t],
                               None if drecurrent is None else drecurrent[t], dh_prev,
                               self.activation, self.recurrent_activation, self.reset_after)
             if passed is not None:
