@@ -190,7 +190,15 @@ CASES = [
         X, [Y, Y % 2], class_weight={0: 1.0}, verbose=0), ValueError,
      r"class_weight is only supported for models with a single output; .* has 2 outputs"),
     ("fit generator plus y", lambda: fit_stream(generator([(X, Y)]), y=Y), ValueError,
-     r"y must be None when x is a generator or PyDataset.*got y of type ndarray"),
+     (r"fit: y must be None when x is a generator or PyDataset \(its batches give it\); "
+     r"got y=an array of shape \(12,\)")),
+    ("fit generator plus batch_size", lambda: fit_stream(generator([(X, Y)]), batch_size=4),
+     ValueError, r"batch_size must be None when x is a generator or PyDataset .*got batch_size=4"),
+    ("evaluate PyDataset plus sample_weight", lambda: evaluate(
+        x=utils.PyDataset(), y=None, sample_weight=np.ones(3)), ValueError,
+     r"evaluate: sample_weight must be None when x is a generator or PyDataset"),
+    ("predict generator plus batch_size", lambda: predict(x=generator([X]), batch_size=8),
+     ValueError, r"predict: batch_size must be None when x is a generator .*got batch_size=8"),
     ("fit generator plus validation_split", lambda: fit_stream(generator([(X, Y)]),
                                                         validation_split=0.2), ValueError,
      r"validation_split needs arrays.*got validation_split=0.2"),

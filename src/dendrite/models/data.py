@@ -310,6 +310,19 @@ class BatchStream:
         return self.ran_dry
 
 
+def refuse_with_stream(who, x, **arguments):
+    """With a generator or PyDataset as ``x``, its batches give y, sample weights and the batch
+    size: refuse any of them given separately rather than ignore it."""
+    if not is_batch_source(x):
+        return
+    for name, value in arguments.items():
+        if value is not None:
+            shown = (f"an array of shape {value.shape}" if hasattr(value, "shape")
+                     else repr(value))
+            raise ValueError(f"{who}: {name} must be None when x is a generator or PyDataset "
+                             f"(its batches give it); got {name}={shown}")
+
+
 def split_batch(batch, with_targets, who):
     """``(x, y, sample_weight)`` of one raw batch; a tuple is a structure, a list is inputs."""
     if isinstance(batch, tuple):

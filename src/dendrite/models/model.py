@@ -348,6 +348,7 @@ class Model(Layer):
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x`` computed batch by batch (default batch 32), in inference mode."""
+        data.refuse_with_stream("predict", x, batch_size=batch_size)
         batch_size = _batch_size(self, batch_size)
         steps = data.steps_argument("predict", "steps", steps)
         if data.is_batch_source(x):
@@ -482,6 +483,8 @@ class Model(Layer):
                               expected="a positive integer")
         initial_epoch = check_number("fit", "initial_epoch", initial_epoch, integer=True, low=0,
                                      high=epochs - 1, expected=f"an integer in [0, epochs={epochs})")
+        data.refuse_with_stream("fit", x, y=y, sample_weight=sample_weight,
+                                batch_size=batch_size)
         batch_size = _batch_size(self, batch_size)
         validation_split = fraction("fit", "validation_split", validation_split)
         steps_per_epoch = data.steps_argument("fit", "steps_per_epoch", steps_per_epoch)
@@ -490,11 +493,6 @@ class Model(Layer):
         if self._graph is not None or self.compiled is None:
             self._training_setup()  # raises if not compiled; a Sequential may build on data
         if data.is_batch_source(x):
-            for name, value in (("y", y), ("sample_weight", sample_weight)):
-                if value is not None:
-                    raise ValueError(f"fit: {name} must be None when x is a generator or "
-                                     f"PyDataset (its batches hold it); got {name} of type "
-                                     f"{type(value).__name__}")
             if validation_split:
                 raise ValueError("fit: validation_split needs arrays; with a generator or "
                                  "PyDataset pass validation_data; got validation_split="
@@ -625,6 +623,8 @@ class Model(Layer):
         """Loss and metrics on ``(x, y)``: a float if there are no metrics, else ``[loss, ...]``
         (a dict with ``return_dict=True``). ``x`` may also be a generator or PyDataset yielding
         ``(x, y)`` or ``(x, y, sample_weight)`` batches, ``steps`` of them (default: all)."""
+        data.refuse_with_stream("evaluate", x, y=y, sample_weight=sample_weight,
+                                batch_size=batch_size)
         batch_size = _batch_size(self, batch_size)
         steps = data.steps_argument("evaluate", "steps", steps)
         if self._graph is not None or self.compiled is None:
