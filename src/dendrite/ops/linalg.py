@@ -1,5 +1,6 @@
 """Matrix products: ``matmul`` (NumPy's rules, batched over leading axes) and ``dot``."""
 
+from dendrite.backend import host
 from dendrite.ops.operation import Operation, apply, broadcast_shapes, unbroadcast
 
 __all__ = ["dot", "matmul"]
@@ -40,10 +41,8 @@ class Matmul(Operation):
         x1, x2 = self._x1, self._x2
         a = x1[None, :] if x1.ndim == 1 else x1
         b = x2[:, None] if x2.ndim == 1 else x2
-        if x1.ndim == 1:
-            dy = dy[..., None, :]
-        if x2.ndim == 1:
-            dy = dy[..., None]
+        leading = host.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        dy = dy.reshape(*leading, a.shape[-2], b.shape[-1])  # restore axes a 1-D argument lost
         dx1 = dx2 = None
         if self.needs(0):
             dx1 = unbroadcast(dy @ _swap(b), a.shape).reshape(x1.shape)  # dX1 = dY X2^T
