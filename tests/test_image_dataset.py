@@ -131,10 +131,12 @@ def test_images_are_read_lazily(cat_folder, tmp_path):
         dataset[1]
 
 
-def test_fit_on_the_dataset_matches_fit_on_arrays(cat_folder):
+@pytest.mark.parametrize("workers", [1, 3])
+def test_fit_on_the_dataset_matches_fit_on_arrays(cat_folder, workers):
     root, x, y = cat_folder
     dataset = image_dataset_from_directory(root, label_mode="binary", image_size=(64, 64),
                                            batch_size=32, shuffle=False, verbose=False)
+    dataset.workers = workers  # settable, as in Keras 3: images decoded by 3 threads
 
     def model():
         dd.utils.set_random_seed(0)

@@ -42,23 +42,35 @@ class PyDataset:
     """
 
     def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
-        self._workers = positive_int(type(self).__name__, "workers", workers)
-        self._use_multiprocessing = check_bool(type(self).__name__, "use_multiprocessing",
-                                               use_multiprocessing)
-        self._max_queue_size = positive_int(type(self).__name__, "max_queue_size", max_queue_size)
+        self.workers = workers
+        self.use_multiprocessing = use_multiprocessing
+        self.max_queue_size = max_queue_size
 
-    # Subclasses that forget to call super().__init__() get Keras's defaults.
+    # Settable as in Keras 3 (e.g. on what image_dataset_from_directory returns); subclasses
+    # that forget to call super().__init__() get Keras's defaults.
     @property
     def workers(self):
         return getattr(self, "_workers", 1)
+
+    @workers.setter
+    def workers(self, value):
+        self._workers = positive_int(type(self).__name__, "workers", value)
 
     @property
     def use_multiprocessing(self):
         return getattr(self, "_use_multiprocessing", False)
 
+    @use_multiprocessing.setter
+    def use_multiprocessing(self, value):
+        self._use_multiprocessing = check_bool(type(self).__name__, "use_multiprocessing", value)
+
     @property
     def max_queue_size(self):
         return getattr(self, "_max_queue_size", 10)
+
+    @max_queue_size.setter
+    def max_queue_size(self, value):
+        self._max_queue_size = positive_int(type(self).__name__, "max_queue_size", value)
 
     def __getitem__(self, index):
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__(index)")
