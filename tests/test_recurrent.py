@@ -69,15 +69,23 @@ def test_gradients_with_mask_including_an_all_masked_row(cls, kwargs, return_seq
     check_gradients(_with_mask(layer, _mask()), [_x(), *states])
 
 
-@pytest.mark.parametrize(("cls", "kwargs"), [CELLS[0], CELLS[1]])
+@pytest.mark.parametrize(("cls", "kwargs"), CELLS)
 def test_gradients_with_dropout_and_recurrent_dropout(cls, kwargs):
     layer = cls(3, dropout=0.3, recurrent_dropout=0.4, return_sequences=True, seed=3,
                 dtype="float64", **kwargs)
     check_gradients(layer, _x(), training=True)
 
 
-def test_gru_gradients_with_dropout():
-    check_gradients(GRU(3, dropout=0.3, seed=3, dtype="float64"), _x(), training=True)
+def test_recurrent_dropout_drops_the_same_units_at_every_step_in_training_only():
+    layer = GRU(4, recurrent_dropout=0.5, return_sequences=True, seed=1, dtype="float64")
+    x = _x()
+    inference = layer(x)
+    np.testing.assert_array_equal(inference, layer(x))
+    trained = layer(x, training=True)
+    assert np.abs(trained - inference).max() > 1e-3
+    mask = layer._cache["recurrent_mask"]
+    assert mask.shape == (3, 4)
+    assert set(np.unique(mask)) == {0.0, 2.0}
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "linear"])
@@ -389,7 +397,7 @@ def test_bidirectional_rejects_non_recurrent_layer_and_bad_merge_mode():
     (lambda: LSTM(0), r"units must be a positive integer; got units=0"),
     (lambda: GRU(3, dropout=1.0), r"dropout must be a float in \[0, 1\); got dropout=1.0"),
     (lambda: SimpleRNN(3, activation="softmax"), r"activation must be an element-wise"),
-    (lambda: GRU(3, recurrent_dropout=0.2), r"recurrent_dropout must be 0 \(not implemented"),
+    (lambda: GRU(3, recurrent_dropout=1.0), r"recurrent_dropout must be a float in \[0, 1\)"),
     (lambda: LSTM(3, return_sequences="yes"), r"return_sequences must be True or False"),
 ])
 def test_rejects_bad_arguments(make, match):

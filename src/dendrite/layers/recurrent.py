@@ -575,8 +575,9 @@ class GRU(BaseRNN):
     ``bias_ih`` and ``bias_hh``, gates reordered r, z, n).
 
     Args:
-        units, activation (default "tanh"), ...: see :class:`BaseRNN`. ``recurrent_dropout`` is
-            not implemented for GRU (must be 0).
+        units, activation (default "tanh"), ...: see :class:`BaseRNN`. With
+            ``recurrent_dropout`` the dropped h_{t-1} replaces h_{t-1} everywhere in the step,
+            the update ``z * h_{t-1}`` included (Keras's GRUCell).
         recurrent_activation: the gate activation. Default "sigmoid".
         reset_after: apply the reset gate after the recurrent product. Default True.
 
@@ -595,11 +596,8 @@ class GRU(BaseRNN):
     gate_count = 3
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
-                 reset_after=True, recurrent_dropout=0.0, **kwargs):
+                 reset_after=True, **kwargs):
         super().__init__(units, activation=activation, **kwargs)
-        if recurrent_dropout != 0:
-            raise arg_error(self, "recurrent_dropout", "0 (not implemented for GRU)",
-                            recurrent_dropout)
         self.recurrent_activation = _check_activation(self, "recurrent_activation",
                                                       recurrent_activation)
         self.reset_after = check_bool(self, "reset_after", reset_after)
@@ -626,7 +624,8 @@ class GRU(BaseRNN):
         recurrent_kernel = self.recurrent_kernel.value
         recurrent_bias = self.bias.value[1] if self.bias is not None and self.reset_after else None
         for t in range(timesteps):
-            gru_step_forward(xw[t], recurrent[t], h_seq[t], recurrent_kernel, recurrent_bias,
+            h_prev = h_seq[t] if recurrent_mask is None else h_seq[t] * recurrent_mask
+            gru_step_forward(xw[t], recurrent[t], h_prev, recurrent_kernel, recurrent_bias,
                              h_seq[t + 1], self.activation, self.recurrent_activation,
                              self.reset_after)
             if step_mask is not None:
@@ -644,17 +643,21 @@ class GRU(BaseRNN):
         dh = carries[0]
         dh_prev = xp.empty_like(dh)
         recurrent_kernel_t = xp.ascontiguousarray(self.recurrent_kernel.value.T)
+        # the h_{t-1} each step read: dropped by the recurrent mask, if any
+        h_in = h_seq[:timesteps] if recurrent_mask is None else h_seq[:timesteps] * recurrent_mask
         for t in range(timesteps - 1, -1, -1):
             if dh_seq is not None:
                 dh += dh_seq[t]
             passed = _split_masked(dh, None if step_mask is None else step_mask[t])
-            gru_step_backward(dh, gates[t], recurrent[t], h_seq[t], recurrent_kernel_t, dgates[t],
+            gru_step_backward(dh, gates[t], recurrent[t], h_in[t], recurrent_kernel_t, dgates[t],
                               None if drecurrent is None else drecurrent[t], dh_prev,
                               self.activation, self.recurrent_activation, self.reset_after)
+            if recurrent_mask is not None:
+                dh_prev *= recurrent_mask
             if passed is not None:
                 dh_prev += passed
             dh, dh_prev = dh_prev, dh
-        h_in = h_seq[:timesteps].reshape(-1, units)
+        h_in = h_in.reshape(-1, units)
         if self.reset_after:
             drecurrent2 = drecurrent.reshape(-1, 3 * units)
             self.recurrent_kernel.grad += h_in.T @ drecurrent2
@@ -668,9 +671,8 @@ class GRU(BaseRNN):
         return dgates, [dh]
 
     def get_config(self):
-        config = super().get_config()
-        del config["recurrent_dropout"]
-        return {**config, "recurrent_activation": activations.serialize(self.recurrent_activation),
+        return {**super().get_config(),
+                "recurrent_activation": activations.serialize(self.recurrent_activation),
                 "reset_after": self.reset_after}
 
 
