@@ -54,4 +54,4 @@ def test_lstm_reads_mnist_row_by_row_to_97_percent():
                   metrics=["accuracy"])
     model.fit(x, y, batch_size=128, epochs=3, verbose=0)
     _, accuracy = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
-    assert accuracy >= 0.97  # measured 0.9757 (0.950, 0.970 after epochs 1 and 2)
+    assert accuracy >= 0.97  # measured 0.9780 (0.956, 0.967 after epochs 1 and 2)
