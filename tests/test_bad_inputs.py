@@ -393,6 +393,12 @@ CASES = [
      r"labels must be in \[0, 3\); got label 3"),
     ("to_categorical fractional", lambda: utils.to_categorical([0.5]), ValueError,
      r"labels must be integers"),
+    ("to_categorical strings", lambda: utils.to_categorical(["a", "b"]), TypeError,
+     r"to_categorical: x must hold integer labels; got an array of dtype <U1"),
+    ("to_categorical num_classes str", lambda: utils.to_categorical([0, 1], "2"), ValueError,
+     r"num_classes must be a positive integer or None; got num_classes='2'"),
+    ("normalize strings", lambda: utils.normalize(["abc"]), TypeError,
+     r"normalize: x must hold real numbers; got an array of dtype <U3"),
     ("PyDataset workers 0", lambda: utils.PyDataset(workers=0), ValueError, r"got workers=0"),
     ("PyDataset use_multiprocessing str", lambda: utils.PyDataset(use_multiprocessing="yes"),
      ValueError, r"use_multiprocessing must be True or False; got use_multiprocessing='yes'"),
@@ -456,6 +462,8 @@ def test_numpy_scalars_are_accepted_wherever_numbers_are():
     assert model.evaluate(X, Y, batch_size=np.int64(5), verbose=0) > 0
     assert model.predict(X, batch_size=np.int16(5), verbose=0).shape == (12, 3)
     assert schedules.CosineDecay(np.float32(0.1), np.int64(10))(0) == pytest.approx(0.1)
+    utils.set_random_seed(np.int64(3))
+    assert utils.to_categorical([1], np.int64(2)).tolist() == [[0.0, 1.0]]
     assert model.get_layer(index=np.int64(0)) is model.layers[0]
     assert losses.CategoricalCrossentropy(label_smoothing=np.float32(0.1)).label_smoothing == \
         pytest.approx(0.1)

@@ -4,6 +4,7 @@ import random
 
 from dendrite import backend
 from dendrite.backend import host as np
+from dendrite.errors import check_number, is_integer
 from dendrite.saving.serialization import register_serializable  # noqa: F401
 from dendrite.utils.image_dataset import image_dataset_from_directory  # noqa: F401
 from dendrite.utils.plot_model import model_to_dot, plot_model  # noqa: F401
@@ -17,8 +18,9 @@ def set_random_seed(seed):
     After it, building and training a model repeats bit for bit on the same machine with the same
     thread count: initializers, dropout masks and shuffling all derive from this seed.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if not is_integer(seed) or seed < 0:
         raise ValueError(f"set_random_seed: seed must be a non-negative integer; got {seed!r}")
+    seed = int(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     backend.seed_global_generator(seed)
@@ -35,6 +37,11 @@ def to_categorical(x, num_classes=None):
         [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     """
     labels = np.asarray(x)
+    if labels.dtype.kind not in "biuf":
+        raise TypeError(f"to_categorical: x must hold integer labels; got an array of dtype "
+                        f"{labels.dtype}")
+    num_classes = check_number("to_categorical", "num_classes", num_classes, integer=True,
+                               low=1, allow_none=True, expected="a positive integer or None")
     if labels.ndim > 1 and labels.shape[-1] == 1:
         labels = labels.reshape(labels.shape[:-1])
     if labels.dtype.kind == "f" and labels.size and not (labels == np.floor(labels)).all():
@@ -53,6 +60,8 @@ def to_categorical(x, num_classes=None):
 def normalize(x, axis=-1, order=2):
     """Scale ``x`` to unit ``order``-norm along ``axis`` (zero vectors stay zero)."""
     x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"normalize: x must hold real numbers; got an array of dtype {x.dtype}")
     x = x.astype(backend.floatx()) if x.dtype.kind != "f" else x
     norm = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
     return x / np.where(norm == 0, 1, norm)
