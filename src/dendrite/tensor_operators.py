@@ -6,6 +6,11 @@ symbolic tensor has no value to give: it raises :class:`~dendrite.tracing.Tracin
 """
 
 
+_UFUNCS = {"absolute", "add", "cos", "divide", "equal", "exp", "greater", "greater_equal", "less",
+           "less_equal", "log", "log1p", "matmul", "maximum", "minimum", "multiply", "negative",
+           "not_equal", "power", "sign", "sin", "sqrt", "square", "subtract", "tanh"}
+
+
 def _ops():
     from dendrite import ops  # late: dendrite.ops imports the graph that imports this module
 
@@ -15,7 +20,16 @@ def _ops():
 class TensorOperators:
     """Mixin: arithmetic, matmul, slicing and comparison operators through :mod:`dendrite.ops`."""
 
-    __array_ufunc__ = None  # ndarray + tensor defers to the tensor's __radd__
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy's ufuncs that dendrite.ops has (``np.exp(x)``, ``array + x``) run as those ops."""
+        function = getattr(_ops(), ufunc.__name__, None) if ufunc.__name__ in _UFUNCS else None
+        if method != "__call__" or kwargs or function is None:
+            what = f"NumPy's {ufunc.__name__}.{method}" if method != "__call__" else \
+                f"NumPy's {ufunc.__name__}"
+            if hasattr(self, "_no_value"):
+                raise self._no_value(f"{what}, which dendrite.ops does not provide")
+            return NotImplemented
+        return function(*inputs)
 
     def __add__(self, other):
         return _ops().add(self, other)

@@ -410,6 +410,12 @@ class TracedModel:
                         graph.outputs if self._traced_multi_output else graph.outputs[0],
                         graph=graphs)
 
+    @property
+    def input_names(self):
+        from dendrite.models.model import Model
+
+        return Model.input_names.fget(self) if self._graph is not None else []
+
     def _ensure_graph(self, input_arrays):
         if self._graph is None:
             dtypes = [backend.floatx() if a.dtype.kind == "f" else backend.host.dtype(a.dtype).name

@@ -111,7 +111,10 @@ class Layer:
         if initializer is None:
             initializer = "glorot_uniform" if backend.host.dtype(dtype).kind == "f" else "zeros"
         shape = () if shape is None else ((shape,) if is_integer(shape) else tuple(shape))
-        value = initializers.get(initializer)(shape, dtype=dtype)
+        if backend.host.dtype(dtype).kind == "f":
+            value = initializers.get(initializer)(shape, dtype=dtype)
+        else:  # initializers draw floats: an integer counter is initialized in floatx, then cast
+            value = initializers.get(initializer)(shape, dtype=backend.floatx()).astype(dtype)
         variable = Variable(name or "variable", value, trainable=trainable,
                             regularizer=regularizers.get(regularizer))
         self._variables.append(variable)
