@@ -207,3 +207,17 @@ def test_no_warning_when_generator_is_long_enough():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _model().fit(_generator(x, y), steps_per_epoch=5, epochs=3, verbose=0)
+
+
+def test_sequential_without_input_shape_builds_on_the_first_batch():
+    x, y, _ = _data()
+    for run in ("fit", "evaluate", "predict"):
+        dd.utils.set_random_seed(0)
+        model = dd.Sequential([Dense(8, activation="tanh"), Dense(3, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        if run == "fit":
+            assert len(model.fit(_generator(x, y), steps_per_epoch=5, verbose=0).epoch) == 1
+        elif run == "evaluate":
+            assert model.evaluate(ArrayDataset(x, y), verbose=0) > 0
+        else:
+            assert model.predict(ArrayDataset(x, y), verbose=0).shape == (40, 3)

@@ -604,8 +604,10 @@ class Model(Layer):
     def _evaluate_batches(self, batches, callback_list=None):
         """Loss and metrics over ``batches`` (rows ``[*xs, *ys, sample_weight]``)."""
         self.compiled.reset()
-        n_in, n_out = len(self.inputs), len(self.outputs)
         for step, batch in enumerate(threads.StepTuner().iterate(batches)):
+            if self._flat is None:  # a Sequential built by the first batch of a generator
+                self._training_setup()
+            n_in, n_out = len(self.inputs), len(self.outputs)
             if callback_list is not None:
                 callback_list.on_test_batch_begin(step)
             outputs = self._graph.forward(batch[:n_in], training=False)
