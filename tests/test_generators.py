@@ -115,6 +115,10 @@ def test_evaluate_and_predict_on_generators_and_pydataset():
     np.testing.assert_array_equal(model.predict(ArrayDataset(x, y), verbose=0), expected)
     two_steps = model.predict(_generator(x, y), steps=2, verbose=0)
     np.testing.assert_array_equal(two_steps, expected[:16])
+    np.testing.assert_array_equal(model.predict(x, batch_size=8, steps=2, verbose=0),
+                                  expected[:16])
+    assert model.evaluate(x, y, batch_size=8, steps=2, verbose=0) == pytest.approx(
+        model.evaluate(x[:16], y[:16], batch_size=8, verbose=0), rel=1e-6)
 
 
 def test_validation_data_generator_and_weighted_tuple_match_arrays():

@@ -354,7 +354,8 @@ class Model(Layer):
         if data.is_batch_source(x):
             return self._predict_stream(x, steps, callbacks)
         arrays = self._prepare_inputs(x, "predict")
-        batches = Batches(arrays, self.input_dtypes, batch_size)
+        batches = Batches(arrays, self.input_dtypes, batch_size, steps=steps)
+        rows = min(batches.size, len(batches) * batches.batch_size)  # ``steps`` may cut it short
         callback_list = CallbackList(callbacks or [], self, {"steps": len(batches)})
         callback_list.on_predict_begin()
         results = None
@@ -362,7 +363,7 @@ class Model(Layer):
             callback_list.on_predict_batch_begin(step)
             outputs = self._graph.forward(batch, training=False)
             if results is None:
-                results = [backend.host.empty((batches.size, *o.shape[1:]), dtype=o.dtype)
+                results = [backend.host.empty((rows, *o.shape[1:]), dtype=o.dtype)
                            for o in outputs]
             start = step * batches.batch_size
             for result, output in zip(results, outputs):
