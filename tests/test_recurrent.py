@@ -339,6 +339,14 @@ def test_float32_end_to_end():
     assert layer.backward(np.ones_like(y)).dtype == np.float32
 
 
+def test_bidirectional_first_in_sequential_takes_the_wrapped_layers_input_shape():
+    import dendrite as dd
+
+    model = dd.Sequential([Bidirectional(LSTM(3, input_shape=(5, 2))), Dense(1)])
+    assert model.count_params() == 2 * 4 * 3 * (2 + 3 + 1) + 7
+    assert model.predict(_x((4, 5, 2)).astype("float32"), verbose=0).shape == (4, 1)
+
+
 def test_time_distributed_shares_weights_across_timesteps():
     dense = Dense(2, dtype="float64")
     layer = TimeDistributed(dense)

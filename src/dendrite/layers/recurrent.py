@@ -747,6 +747,8 @@ class Bidirectional(Layer):
             backward_layer.zero_output_for_mask = zero_output
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
+        if self.input_spec_shape is None:  # Bidirectional(LSTM(8, input_shape=(5, 3))) first
+            self.input_spec_shape = layer.input_spec_shape
         self._outputs = None
 
     def __call__(self, inputs, initial_state=None, training=False, mask=None):
