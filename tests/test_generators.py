@@ -190,6 +190,23 @@ def test_iterate_batches_keeps_order_with_workers():
         assert [b[1].tolist() for b in batches][3] == [3, -3]
 
 
+def test_processes_carry_dicts_lists_and_none():
+    class Nested(PyDataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, index):
+            return ({"a": np.full((2, 2), index, "float32"), "b": [np.arange(index + 1), None]},
+                    np.array([index], dtype=">i4"))
+
+    batches = list(iterate_batches(Nested(workers=2, use_multiprocessing=True)))
+    for index, (x, y) in enumerate(batches):
+        assert sorted(x) == ["a", "b"] and x["b"][1] is None
+        np.testing.assert_array_equal(x["a"], np.full((2, 2), index, "float32"))
+        np.testing.assert_array_equal(x["b"][0], np.arange(index + 1))
+        assert y.dtype == np.dtype(">i4") and y.tolist() == [index]
+
+
 def test_worker_error_names_the_batch():
     class Broken(PyDataset):
         def __len__(self):

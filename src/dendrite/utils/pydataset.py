@@ -174,10 +174,13 @@ def _worker(dataset, connection):
 
 
 def _flatten(batch):
-    """(structure, arrays): tuples/lists of arrays (or None) as a JSON-able nesting of indices."""
+    """(structure, arrays): tuples/lists/dicts of arrays (or None) as a JSON-able nesting of
+    indices."""
     arrays = []
 
     def walk(item):
+        if isinstance(item, dict):
+            return {"dict": [[key, walk(value)] for key, value in item.items()]}
         if isinstance(item, (tuple, list)):
             return {"list" if isinstance(item, list) else "tuple": [walk(i) for i in item]}
         if item is None:
@@ -215,6 +218,8 @@ def _receive(connection, index):
         if isinstance(node, int):
             return arrays[node]
         kind, items = next(iter(node.items()))
+        if kind == "dict":
+            return {key: build(value) for key, value in items}
         items = [build(i) for i in items]
         return items if kind == "list" else tuple(items)
 
