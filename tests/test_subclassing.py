@@ -375,3 +375,28 @@ def test_one_custom_loss_object_serves_two_outputs(float64):
     model.compile("sgd", loss=Huber())
     x = rng.standard_normal((5, 3))
     check_model_gradients(model, x, [rng.standard_normal((5, 2)), rng.standard_normal((5, 2))])
+
+
+def test_a_custom_train_step_is_refused_when_the_class_is_defined():
+    with pytest.raises(TypeError, match=r"Stepper defines train_step: dendrite's fit/evaluate/"
+                                        r"predict do not call custom steps \(there is no "
+                                        r"GradientTape"):
+        class Stepper(dd.Model):
+            def train_step(self, data):
+                return {}
+
+
+def test_a_hand_written_training_loop_with_explicit_backward():
+    x, y = _data(64, seed=12, classes=2)
+    inputs = dd.Input(shape=(5,))
+    hidden = layers.Dense(8, activation="relu")(inputs)
+    model = dd.Model(inputs, layers.Dense(2, activation="softmax")(hidden))
+    loss_fn, optimizer = losses.CategoricalCrossentropy(), dd.optimizers.Adam(0.01)
+    values = []
+    for _ in range(60):
+        for variable in model.trainable_weights:
+            variable.grad[...] = 0
+        values.append(loss_fn.forward(y, model(x, training=True)))
+        model.backward(loss_fn.backward())
+        optimizer.apply_gradients([(v.grad, v) for v in model.trainable_weights])
+    assert values[-1] < 0.3 * values[0]

@@ -250,6 +250,15 @@ def _user_defined(cls):
 
 def install(cls):
     """Give a traced ``cls`` (see :func:`is_traced`) the methods that run its traced graphs."""
+    custom_steps = sorted({"train_step", "test_step", "predict_step"} & _user_defined(cls))
+    if custom_steps and any(klass.__module__ == "dendrite.models.model" for klass in cls.__mro__):
+        raise TypeError(
+            f"{cls.__name__} defines {', '.join(custom_steps)}: dendrite's fit/evaluate/predict "
+            "do not call custom steps (there is no GradientTape; gradients come from each "
+            "layer's explicit backward). Use compile(loss=...) with a loss function or Loss "
+            "subclass, add_loss() in call(), and callbacks; or write the loop yourself: "
+            "y = model(x, training=True), dy = loss.backward() after loss.forward(y_true, y), "
+            "model.backward(dy), optimizer.apply_gradients(...).")
     if not is_traced(cls):
         return
     from dendrite.models.model import Model
