@@ -400,3 +400,12 @@ def test_a_hand_written_training_loop_with_explicit_backward():
         model.backward(loss_fn.backward())
         optimizer.apply_gradients([(v.grad, v) for v in model.trainable_weights])
     assert values[-1] < 0.3 * values[0]
+
+
+def test_model_build_traces_the_call_for_summary():
+    model = ResidualNet()
+    model.build((None, 5))
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert "Total params: 147" in lines[0] and "add (Add)" in lines[0]
+    assert model.count_params() == (5 * 8 + 8) + (8 * 8 + 8) + (8 * 3 + 3)

@@ -419,6 +419,10 @@ class TracedModel:
                         graph.outputs if self._traced_multi_output else graph.outputs[0],
                         graph=graphs)
 
+    def build(self, input_shape):
+        """Keras's ``model.build((None, ...))``: trace ``call`` for inputs of that shape."""
+        self.ensure_built(input_shape)
+
     @property
     def input_names(self):
         from dendrite.models.model import Model
