@@ -407,5 +407,5 @@ def test_model_build_traces_the_call_for_summary():
     model.build((None, 5))
     lines = []
     model.summary(print_fn=lines.append)
-    assert "Total params: 147" in lines[0] and "add (Add)" in lines[0]
+    assert "Total params: 147" in lines[0] and " (Add) " in lines[0]
     assert model.count_params() == (5 * 8 + 8) + (8 * 8 + 8) + (8 * 3 + 3)
