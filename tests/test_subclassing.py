@@ -409,3 +409,37 @@ def test_model_build_traces_the_call_for_summary():
     model.summary(print_fn=lines.append)
     assert "Total params: 147" in lines[0] and " (Add) " in lines[0]
     assert model.count_params() == (5 * 8 + 8) + (8 * 8 + 8) + (8 * 3 + 3)
+
+
+def test_built_in_losses_inside_a_custom_loss_and_a_layer(float64):
+    def mixed(y_true, y_pred):
+        return (losses.mean_squared_error(y_true, y_pred)
+                + 0.5 * losses.categorical_crossentropy(y_true, ops.softmax(y_pred)))
+
+    rng = np.random.default_rng(13)
+    y_true, y_pred = np.eye(3)[rng.integers(0, 3, 5)], rng.standard_normal((5, 3))
+    softmax = np.exp(y_pred) / np.exp(y_pred).sum(-1, keepdims=True)
+    expected = ((y_true - y_pred) ** 2).mean(-1) - 0.5 * (y_true * np.log(softmax)).sum(-1)
+    assert losses.get(mixed)(y_true, y_pred) == pytest.approx(expected.mean(), rel=1e-12)
+    check_gradients(losses.get(mixed), y_pred, y_true)
+
+    class LogisticEndpoint(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.loss_fn = losses.BinaryCrossentropy(from_logits=True)
+
+        def call(self, inputs):
+            targets, logits = inputs
+            self.add_loss(self.loss_fn(targets, logits))
+            return ops.sigmoid(logits)
+
+    inputs, targets = dd.Input(shape=(3,)), dd.Input(shape=(2,))
+    model = dd.Model([inputs, targets], LogisticEndpoint()([targets, layers.Dense(2)(inputs)]))
+    model.compile("sgd", loss=lambda t, p: ops.mean(p * 0, axis=-1))
+    x, t = rng.standard_normal((6, 3)), (rng.random((6, 2)) > 0.5).astype("float64")
+    check_model_gradients(model, [x, t], np.zeros((6, 2)))
+    model([x, t])  # the losses of this forward
+    dense = next(layer for layer in model.layers if isinstance(layer, layers.Dense))
+    logits = x @ dense.kernel.value + dense.bias.value
+    expected = losses.BinaryCrossentropy(from_logits=True)(t, logits)
+    assert len(model.losses) == 1 and float(model.losses[0]) == pytest.approx(expected, rel=1e-12)

@@ -22,6 +22,7 @@ pre-activation, which never divides by p.
 from dendrite import activations, tracing
 from dendrite.backend import epsilon, get_array_module
 from dendrite.errors import check_bool, check_choice, fraction
+from dendrite.graph import SymbolicTensor
 from dendrite.saving import serialization
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", "none", None)
@@ -43,12 +44,26 @@ class Loss:
     # -------------------------------------------------------------- public
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        if any(isinstance(a, SymbolicTensor) for a in (y_true, y_pred, sample_weight)):
+            return self._symbolic_call(y_true, y_pred, sample_weight)
         y_true, y_pred = self.prepare(y_true, y_pred)
         values = self.call(y_true, y_pred) if self._custom else self.values(y_true, y_pred)
         if self.reduction in ("none", None):
             return values if sample_weight is None else values * _as_weights(sample_weight, values)
         weights = self._reduction_weights(values, sample_weight)
         return float((values * weights).sum())
+
+    def _symbolic_call(self, y_true, y_pred, sample_weight):
+        """The loss as ops on symbolic tensors (inside a custom loss or a traced ``call``)."""
+        from dendrite import ops
+
+        values = (self.call(y_true, y_pred) if self._custom
+                  else ops.nn.loss_values(self, y_true, y_pred))
+        if sample_weight is not None:
+            values = values * sample_weight
+        if self.reduction in ("none", None):
+            return values
+        return ops.mean(values) if self.reduction == "sum_over_batch_size" else ops.sum(values)
 
     def compute(self, y_true, y_pred, sample_weight=None):
         """The reduced loss (float) and the cache :meth:`gradient` needs."""

@@ -115,3 +115,43 @@ class OneHot(Operation):
 
 def one_hot(x, num_classes, dtype=None):
     return apply(OneHot, (x,), num_classes=num_classes, dtype=dtype)
+
+
+class LossValues(Operation):
+    """The per-sample values of a built-in :class:`~dendrite.losses.Loss` (what it reduces), so a
+    loss object or function (``keras.losses.mean_squared_error(y_true, y_pred)``) can be called
+    on symbolic tensors inside a custom loss or a layer's ``call``. The gradient with respect to
+    y_pred is the loss's own ``values_gradient`` times dy; y_true gets none.
+
+    Input shape: y_true and y_pred as the loss takes them. Output shape: y_pred's without the
+    last axis.
+    """
+
+    cache_attributes = ("_y_true", "_y_pred")
+
+    def __init__(self, loss, name=None):
+        from dendrite import losses
+
+        loss = losses.get(loss)
+        super().__init__(name=name or unique_name(loss.name))
+        self.loss = loss
+
+    def output_shape(self, true_shape, pred_shape):
+        return tuple(pred_shape[:-1])
+
+    def compute(self, y_true, y_pred):
+        self._y_true, self._y_pred = self.loss.prepare(y_true, y_pred)
+        return self.loss.values(self._y_true, self._y_pred)
+
+    def gradients(self, dy):
+        return None, self.loss.values_gradient(self._y_true, self._y_pred) * dy[..., None]
+
+    def get_config(self):
+        from dendrite import losses
+
+        return {**super().get_config(), "loss": losses.serialize(self.loss)}
+
+
+def loss_values(loss, y_true, y_pred):
+    """Per-sample values of the built-in ``loss`` (a Loss object or name) for y_true, y_pred."""
+    return apply(LossValues, (y_true, y_pred), loss=loss)
