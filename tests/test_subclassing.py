@@ -428,13 +428,12 @@ def test_built_in_losses_inside_a_custom_loss_and_a_layer(float64):
             super().__init__(**kwargs)
             self.loss_fn = losses.BinaryCrossentropy(from_logits=True)
 
-        def call(self, inputs):
-            targets, logits = inputs
-            self.add_loss(self.loss_fn(targets, logits))
+        def call(self, targets, logits, sample_weights=None):  # tensors as positional arguments
+            self.add_loss(self.loss_fn(targets, logits, sample_weights))
             return ops.sigmoid(logits)
 
     inputs, targets = dd.Input(shape=(3,)), dd.Input(shape=(2,))
-    model = dd.Model([inputs, targets], LogisticEndpoint()([targets, layers.Dense(2)(inputs)]))
+    model = dd.Model([inputs, targets], LogisticEndpoint()(targets, layers.Dense(2)(inputs)))
     model.compile("sgd", loss=lambda t, p: ops.mean(p * 0, axis=-1))
     x, t = rng.standard_normal((6, 3)), (rng.random((6, 2)) > 0.5).astype("float64")
     check_model_gradients(model, [x, t], np.zeros((6, 2)))

@@ -199,7 +199,10 @@ def trace(layer, shapes, dtypes, training, takes_training):
     inputs = [Input(shape=tuple(s[1:]), dtype=d) for s, d in zip(shapes, dtypes)]
     kwargs = {"training": training} if takes_training else {}
     with _Trace(layer) as record:
-        outputs = layer.call(inputs if layer._traced_multi_input else inputs[0], **kwargs)
+        if getattr(layer, "_traced_positional", False):  # call(self, targets, logits)
+            outputs = layer.call(*inputs, **kwargs)
+        else:
+            outputs = layer.call(inputs if layer._traced_multi_input else inputs[0], **kwargs)
     if isinstance(outputs, SymbolicTensor):
         outputs = [outputs]
         layer._traced_multi_output = False
@@ -266,7 +269,7 @@ def install(cls):
     mixin = TracedModel if issubclass(cls, Model) else TracedLayer
     own = _user_defined(cls)
     for name, value in vars(mixin).items():
-        if not name.startswith("__") and name not in own:
+        if (not name.startswith("__") or name == "__call__") and name not in own:
             setattr(cls, name, value)
 
 
@@ -303,6 +306,18 @@ class TracedLayer:
     _traced_multi_input = False
     _traced_multi_output = False
     cache_attributes = ("_call_graphs",)
+
+    def __call__(self, *inputs, training=False):
+        """Keras's call forms: one tensor, a list of tensors, or several tensors as positional
+        arguments (``layer(targets, logits)`` for ``call(self, targets, logits)``)."""
+        from dendrite.layers.base import Layer
+
+        if not inputs:
+            raise TypeError(f"{describe(self)}: called without inputs")
+        if len(inputs) > 1:
+            self._traced_positional = True
+        return Layer.__call__(self, list(inputs) if len(inputs) > 1 else inputs[0],
+                              training=training)
 
     def _graphs(self):
         graphs = vars(self).get("_call_graphs")
