@@ -442,3 +442,19 @@ def test_built_in_losses_inside_a_custom_loss_and_a_layer(float64):
     logits = x @ dense.kernel.value + dense.bias.value
     expected = losses.BinaryCrossentropy(from_logits=True)(t, logits)
     assert len(model.losses) == 1 and float(model.losses[0]) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_shared_layer_with_add_loss_counts_each_call(float64):
+    inputs = dd.Input(shape=(4,))
+    regularize = ActivityRegularization(0.5)
+    hidden = layers.Dense(4, activation="tanh")(regularize(inputs))
+    model = dd.Model(inputs, layers.Dense(2)(regularize(hidden)))
+    rng = np.random.default_rng(14)
+    x, y = rng.standard_normal((5, 4)), rng.standard_normal((5, 2))
+    model.compile("sgd", "mse")
+    check_model_gradients(model, x, y)
+    model(x)
+    dense = model.layers[2]
+    h = np.tanh(x @ dense.kernel.value + dense.bias.value)
+    np.testing.assert_allclose(model.losses, [0.5 * (x ** 2).sum(), 0.5 * (h ** 2).sum()],
+                               rtol=1e-12)

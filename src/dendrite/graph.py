@@ -124,13 +124,17 @@ class Graph:
         self._masked = any(_handles_masks(layer) for layer in self.layers)
         self._caches = {}
         self.output_masks = [None] * len(self.outputs)
+        # Layers that may add losses (traced layers, models) report them right after each call,
+        # so a layer called at several nodes contributes each call's losses.
+        self._loss_nodes = {id(n) for n in self.nodes if _adds_losses(n.layer)}
+        self.loss_values = []
 
     # -------------------------------------------------------------- forward
 
     def forward(self, input_arrays, training=False, input_masks=None):
         """Run every node; return the list of output arrays."""
         values = {id(t): x for t, x in zip(self.inputs, input_arrays)}
-        masks = {}
+        masks, losses = {}, []
         if input_masks is not None:
             masks = {id(t): m for t, m in zip(self.inputs, input_masks) if m is not None}
         for node in self.nodes:
@@ -154,7 +158,10 @@ class Graph:
                 values[id(tensor)] = value
             if id(node) in self._shared:
                 self._caches[id(node)] = layer.save_cache()
+            if id(node) in self._loss_nodes:
+                losses.extend(layer.losses)
         self.output_masks = [masks.get(id(t)) for t in self.outputs]
+        self.loss_values = losses
         return [values[id(t)] for t in self.outputs]
 
     # -------------------------------------------------------------- backward
@@ -217,6 +224,12 @@ class Graph:
             if id(node) in cache["layers"]:
                 node.layer.restore_cache(cache["layers"][id(node)])
         self._caches = dict(cache["shared"])
+
+
+def _adds_losses(layer):
+    """Whether ``layer`` overrides the base layer's ``losses`` (traced layers and models do)."""
+    owner = next(klass for klass in type(layer).__mro__ if "losses" in vars(klass))
+    return owner.__module__ != "dendrite.layers.base"
 
 
 def _handles_masks(layer):

@@ -22,7 +22,7 @@ pre-activation, which never divides by p.
 from dendrite import activations, tracing
 from dendrite.backend import epsilon, get_array_module
 from dendrite.errors import check_bool, check_choice, fraction
-from dendrite.graph import SymbolicTensor
+from dendrite.graph import SymbolicTensor as _SymbolicTensor
 from dendrite.saving import serialization
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", "none", None)
@@ -44,7 +44,7 @@ class Loss:
     # -------------------------------------------------------------- public
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        if any(isinstance(a, SymbolicTensor) for a in (y_true, y_pred, sample_weight)):
+        if any(isinstance(a, _SymbolicTensor) for a in (y_true, y_pred, sample_weight)):
             return self._symbolic_call(y_true, y_pred, sample_weight)
         y_true, y_pred = self.prepare(y_true, y_pred)
         values = self.call(y_true, y_pred) if self._custom else self.values(y_true, y_pred)

@@ -108,12 +108,13 @@ class TracedGraph:
     def forward(self, input_arrays, training=False, input_masks=None):
         results = self.graph.forward(input_arrays, training=training, input_masks=input_masks)
         count = len(self.outputs)
-        self.loss_values = results[count:]
+        self.loss_values = results[count:] + self.graph.loss_values  # own, then its layers
         self.output_masks = self.graph.output_masks[:count]
         return results[:count]
 
     def backward(self, output_grads, logit_grads=None, need_input_grads=False):
-        ones = [backend.get_array_module(v).ones_like(v) for v in self.loss_values]
+        ones = [backend.get_array_module(v).ones_like(v)
+                for v in self.loss_values[:len(self.graph.outputs) - len(self.outputs)]]
         extra = [None] * len(ones)
         return self.graph.backward(list(output_grads) + ones,
                                    None if logit_grads is None else list(logit_grads) + extra,
@@ -374,10 +375,9 @@ class TracedLayer:
     @property
     def losses(self):
         """The values of the losses added with ``add_loss`` in the last forward (this layer's and
-        its sublayers')."""
+        those of the layers its call used, one per call)."""
         graphs = vars(self).get("_call_graphs")
-        own = list(graphs.loss_values) if graphs is not None else []
-        return own + [v for layer in sublayers(self) for v in layer.losses]
+        return list(graphs.loss_values) if graphs is not None else []
 
     @property
     def weights(self):

@@ -430,9 +430,8 @@ class Model(Layer):
     @property
     def losses(self):
         """Values of the losses added with ``add_loss`` (by this model's traced ``call`` and by
-        its layers) in the last forward pass."""
-        own = list(getattr(self._graph, "loss_values", ())) if self._graph is not None else []
-        return own + [value for layer in self.layers for value in layer.losses]
+        its layers, once per call of a layer) in the last forward pass."""
+        return list(self._graph.loss_values) if self._graph is not None else []
 
     def compute_gradients(self, xs, ys, sample_weight, training=True):
         """Forward, loss and backward on prepared batch arrays, after :meth:`_training_setup`.
