@@ -302,3 +302,47 @@ def test_functional_model_with_ops_trains_and_round_trips_its_config():
     model.compile(dd.optimizers.Adam(0.05), "mse")
     history = model.fit(data, target, epochs=30, batch_size=16, verbose=0).history["loss"]
     assert history[-1] < 0.5 * history[0]
+
+
+def test_composite_expression_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    a, b, w = rng.standard_normal((4, 6)), rng.standard_normal((6,)), rng.standard_normal((6, 3))
+
+    def expression(ns, x, y, kernel):
+        h = ns.tanh(ns.matmul(x * y + 1.0, kernel))               # broadcast, matmul
+        h = ns.concatenate([h, ns.exp(-ns.square(h))], axis=-1)  # (4, 6)
+        h = ns.reshape(h, (4, 2, 3))[:, 1] / (1.5 + ns.abs(h[:, :3]))
+        return ns.mean(ns.max(h, axis=1) * 2) + ns.sum(ns.softmax(h, axis=-1)[:, 0] ** 2)
+
+    class TorchNamespace:
+        tanh, matmul, exp, square, abs = (torch.tanh, torch.matmul, torch.exp, torch.square,
+                                          torch.abs)
+        reshape, mean = torch.reshape, torch.mean
+
+        @staticmethod
+        def concatenate(xs, axis):
+            return torch.cat(xs, dim=axis)
+
+        @staticmethod
+        def max(x, axis):
+            return torch.amax(x, dim=axis)
+
+        @staticmethod
+        def sum(x):
+            return torch.sum(x)
+
+        @staticmethod
+        def softmax(x, axis):
+            return torch.softmax(x, dim=axis)
+
+    arrays = [a, b, w]
+    model = _graph_of(lambda x, y, k: expression(ops, x, y, k), arrays)
+    value = model.forward(arrays)
+    grads = model.backward(np.array(1.0))
+    tensors = [torch.tensor(t, requires_grad=True) for t in arrays]
+    reference = expression(TorchNamespace, *tensors)
+    reference.backward()
+    np.testing.assert_allclose(value, reference.item(), rtol=1e-12)
+    for grad, tensor in zip(grads, tensors):
+        np.testing.assert_allclose(grad, tensor.grad.numpy(), rtol=1e-10, atol=1e-12)
