@@ -263,6 +263,7 @@ def test_unbroadcast_sums_over_broadcast_axes():
 def test_shape_inference_with_unknown_batch():
     x = Input(shape=(6, 4))
     assert ops.reshape(x, (-1, 24)).shape == (None, 24)
+    assert ops.reshape(x, (ops.shape(x)[0], 3, 8)).shape == (None, 3, 8)
     assert ops.transpose(x, (0, 2, 1)).shape == (None, 4, 6)
     assert ops.sum(x, axis=1).shape == (None, 4)
     assert ops.matmul(x, np.ones((4, 3), "float32")).shape == (None, 6, 3)

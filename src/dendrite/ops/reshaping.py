@@ -12,13 +12,14 @@ __all__ = ["concatenate", "expand_dims", "flatten", "get_item", "reshape", "spli
 
 
 class Reshape(Operation):
-    """x with shape ``newshape`` (one entry may be -1: inferred). Backward reshapes dy back."""
+    """x with shape ``newshape`` (one entry may be -1 or None: inferred, e.g. the batch size from
+    ``ops.shape(x)[0]``). Backward reshapes dy back."""
 
     cache_attributes = ("_x_shape",)
 
     def __init__(self, newshape, **kwargs):
         super().__init__(**kwargs)
-        self.newshape = tuple(int(d) for d in newshape)
+        self.newshape = tuple(-1 if d is None else int(d) for d in newshape)
         if sum(d == -1 for d in self.newshape) > 1 or any(d < -1 or d == 0 for d in self.newshape):
             raise ValueError(f"{type(self).__name__}(name={self.name!r}): newshape must hold "
                              f"positive sizes and at most one -1; got newshape={self.newshape}")
