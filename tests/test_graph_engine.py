@@ -453,3 +453,26 @@ def test_a_layer_without_mask_support_drops_the_mask():
     model = dd.Model(x, flat)
     model(np.zeros((1, 4, 2)))
     assert model._graph.output_masks == [None]
+
+
+def test_losses_and_metrics_honour_the_output_mask_as_keras_does():
+    """Keras: masked time steps weigh 0 and the loss is the mean over the unmasked steps."""
+    rng = np.random.default_rng(13)
+    ids = rng.integers(1, 6, (4, 5))
+    ids[0, 3:] = 0
+    ids[2, 1:] = 0  # padding (id 0) is masked by Embedding(mask_zero=True)
+    targets = rng.integers(0, 3, (4, 5))
+    tokens = dd.Input(shape=(5,), dtype="int32")
+    hidden = layers.Embedding(6, 4, mask_zero=True, dtype=F64)(tokens)
+    hidden = layers.SimpleRNN(3, return_sequences=True, dtype=F64)(hidden)
+    probabilities = layers.Dense(3, activation="softmax", dtype=F64)(hidden)
+    model = dd.Model(tokens, probabilities)
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    p = model.predict(ids, verbose=0)
+    keep = ids != 0
+    picked = np.take_along_axis(p, targets[..., None], axis=-1)[..., 0]
+    loss, accuracy = model.evaluate(ids, targets, verbose=0)
+    # (Keras divides by valid + epsilon: 14 + 1e-7 here)
+    np.testing.assert_allclose(loss, -np.log(picked)[keep].mean(), rtol=1e-8)
+    np.testing.assert_allclose(accuracy, (p.argmax(-1) == targets)[keep].mean(), rtol=1e-12)
+    check_model_gradients(model, ids, targets)

@@ -202,7 +202,8 @@ def check_model_gradients(model, x, y, sample_weight=None, *, eps=1e-6, rtol=1e-
         for reset in resets:
             reset()
         outputs = model._graph.forward(xs, training=training)
-        return model.compiled.forward(ys, outputs, sample_weight, model._penalty())
+        return model.compiled.forward(ys, outputs, sample_weight, model._penalty(),
+                                      model._graph.output_masks)
 
     loss()
     grads = model._flat.grads.copy()

@@ -3,6 +3,7 @@
 from dendrite import losses as losses_module
 from dendrite import metrics as metrics_module
 from dendrite.errors import arg_error, check_number
+from dendrite.backend import epsilon
 from dendrite.graph import declares
 
 
@@ -102,24 +103,37 @@ class CompiledLoss:
             for _, metric in group:
                 metric.reset_state()
 
-    def forward(self, ys, outputs, sample_weight, penalty):
-        """The total loss of one batch (weighted losses plus ``penalty``), keeping caches."""
+    def forward(self, ys, outputs, sample_weight, penalty, masks=None):
+        """The total loss of one batch (weighted losses plus ``penalty``), keeping caches.
+
+        ``masks`` holds, per output, the graph's output mask or None. As in Keras, a masked
+        entry gets weight 0 in the loss and the metrics, and with the default reduction the loss
+        is the mean over the unmasked entries only.
+        """
         if self.metrics is None:
             self._resolve_metrics(ys, outputs)
             self.reset()
-        values, self._caches = [], []
-        for loss, y, out in zip(self.losses, ys, outputs):
-            value, cache = loss.compute(y, out, sample_weight)
+        masks = masks or [None] * len(outputs)
+        values, self._caches, metric_weights = [], [], []
+        for loss, y, out, mask in zip(self.losses, ys, outputs, masks):
+            weights = _mask_weights(sample_weight, mask)
+            if mask is not None and loss.reduction == "sum_over_batch_size":
+                # weight total/valid on unmasked entries: sum(w * loss) / valid in the end
+                loss_weights = weights * (mask.size / (float(mask.sum()) + epsilon()))
+            else:
+                loss_weights = weights
+            value, cache = loss.compute(y, out, loss_weights)
             values.append(value)
             self._caches.append(cache)
+            metric_weights.append(weights)
         total = sum(w * v for w, v in zip(self.loss_weights, values)) + penalty
         rows = len(outputs[0])
         self.total_loss += total * rows
         self.output_totals = [t + v * rows for t, v in zip(self.output_totals, values)]
         self.count += rows
-        for group, y, out in zip(self.metrics, ys, outputs):
+        for group, y, out, weights in zip(self.metrics, ys, outputs, metric_weights):
             for _, metric in group:
-                metric.update_state(y, out, sample_weight)
+                metric.update_state(y, out, weights)
         return total
 
     def output_gradients(self):
@@ -154,3 +168,14 @@ def _log_value(result):
     value = value.get() if hasattr(value, "get") else value
     shape = getattr(value, "shape", ())
     return float(value) if shape == () else value
+
+
+def _mask_weights(sample_weight, mask):
+    """``sample_weight`` times an output's mask (batch, ...), or ``sample_weight`` if no mask."""
+    if mask is None:
+        return sample_weight
+    mask = mask.astype("float64")
+    if sample_weight is None:
+        return mask
+    weights = sample_weight.reshape(sample_weight.shape + (1,) * (mask.ndim - sample_weight.ndim))
+    return mask * weights

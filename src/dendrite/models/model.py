@@ -441,7 +441,8 @@ class Model(Layer):
         """
         self._flat.zero_grads()
         outputs = self._graph.forward(xs, training=training)
-        loss = self.compiled.forward(ys, outputs, sample_weight, self._penalty())
+        loss = self.compiled.forward(ys, outputs, sample_weight, self._penalty(),
+                                     self._graph.output_masks)
         if not math.isfinite(loss):
             return loss
         self._graph.backward(*self.compiled.output_gradients())
@@ -611,7 +612,8 @@ class Model(Layer):
             if callback_list is not None:
                 callback_list.on_test_batch_begin(step)
             outputs = self._graph.forward(batch[:n_in], training=False)
-            self.compiled.forward(batch[n_in:n_in + n_out], outputs, batch[-1], self._penalty())
+            self.compiled.forward(batch[n_in:n_in + n_out], outputs, batch[-1], self._penalty(),
+                                  self._graph.output_masks)
             if callback_list is not None:
                 callback_list.on_test_batch_end(step, self.compiled.results())
         if self.compiled.count == 0:
