@@ -480,7 +480,7 @@ def test_keras_json_loads_in_dendrite(keras, name):
 
 # Wrappers whose inner layer config is not yet written/read in Keras's form (layers/recurrent.py
 # writes {"class_name", "config"} by hand instead of through dendrite.saving.serialization).
-_KERAS_PENDING = {"Bidirectional", "TimeDistributed"}
+_KERAS_PENDING = set()
 _KERAS_CASES = [
     pytest.param(*case, id=case[0], marks=pytest.mark.xfail(
         reason="wrapper's inner layer config not in Keras's form yet")

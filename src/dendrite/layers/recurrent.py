@@ -724,11 +724,12 @@ class Bidirectional(Layer):
         self.merge_mode = merge_mode
         config = layer.get_config()
         zero_output = layer.return_sequences
+        base_name = layer.name.removeprefix("forward_")  # a layer read back from a config
         self.forward_layer = type(layer).from_config(
-            {**config, "name": f"forward_{layer.name}", "zero_output_for_mask": zero_output})
+            {**config, "name": f"forward_{base_name}", "zero_output_for_mask": zero_output})
         if backward_layer is None:
             self.backward_layer = type(layer).from_config(
-                {**config, "name": f"backward_{layer.name}", "go_backwards": not layer.go_backwards,
+                {**config, "name": f"backward_{base_name}", "go_backwards": not layer.go_backwards,
                  "zero_output_for_mask": zero_output})
         else:
             if not isinstance(backward_layer, BaseRNN):
@@ -871,18 +872,23 @@ class Bidirectional(Layer):
         self.backward_layer.reset_states()
 
     def get_config(self):
-        config = {**super().get_config(), "merge_mode": self.merge_mode,
-                  "layer": {"class_name": type(self.forward_layer).__name__,
-                            "config": {**self.forward_layer.get_config(),
-                                       "name": self.forward_layer.name.removeprefix("forward_")}}}
-        return config
+        """Keras's form: both directions' layers serialized in full (as Keras writes them)."""
+        from dendrite.saving import serialization
+
+        return {**super().get_config(), "merge_mode": self.merge_mode,
+                "layer": serialization.serialize_layer(self.forward_layer),
+                "backward_layer": serialization.serialize_layer(self.backward_layer)}
 
     @classmethod
     def from_config(cls, config):
+        from dendrite.saving import serialization
+
         config = dict(config)
-        layer_config = config.pop("layer")
-        layer_class = {c.__name__: c for c in (SimpleRNN, LSTM, GRU)}[layer_config["class_name"]]
-        return cls(layer_class.from_config(layer_config["config"]), **config)
+        layers = [config.pop("layer"), config.pop("backward_layer", None)]
+        # the wrapper builds its layers itself: drop a build_config the writer may have kept
+        layers = [None if item is None else serialization.deserialize_layer(
+            {k: v for k, v in item.items() if k != "build_config"}) for item in layers]
+        return cls(layers[0], backward_layer=layers[1], **config)
 
 
 class TimeDistributed(Layer):
@@ -944,15 +950,14 @@ class TimeDistributed(Layer):
         return None if dx is None or not need_dx else dx.reshape(self._shape)
 
     def get_config(self):
-        return {**super().get_config(),
-                "layer": {"class_name": type(self.layer).__name__,
-                          "config": self.layer.get_config()}}
+        """Keras's form: the wrapped layer serialized in full, resolved through the registry."""
+        from dendrite.saving import serialization
+
+        return {**super().get_config(), "layer": serialization.serialize_layer(self.layer)}
 
     @classmethod
     def from_config(cls, config):
-        import dendrite.layers as layers_module
+        from dendrite.saving import serialization
 
         config = dict(config)
-        layer_config = config.pop("layer")
-        layer_class = getattr(layers_module, layer_config["class_name"])
-        return cls(layer_class.from_config(layer_config["config"]), **config)
+        return cls(serialization.deserialize_layer(config.pop("layer")), **config)
