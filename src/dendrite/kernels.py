@@ -59,8 +59,8 @@ def linear_backward(dz, x, w, dw=None, db=None, need_dx=True):
 def dropout_mask(rng, shape, rate, dtype):
     """Inverted-dropout mask: 0 with probability ``rate``, else 1 / (1 - rate).
 
-    ``rng`` is a numpy Generator (host); the mask is moved to the array module of the data by the
-    caller when that differs.
+    ``rng`` is a Generator of the data's array module (:func:`dendrite.backend.random_stream`), so
+    the mask is drawn where the data lives.
     """
     keep = rng.random(shape, dtype="float32" if dtype == "float32" else "float64") >= rate
     mask = keep.astype(dtype)

@@ -19,7 +19,7 @@ model asks for ``logit_gradient(cache)``: the exact gradient (p - y) / n with re
 pre-activation, which never divides by p.
 """
 
-from dendrite import activations, tracing
+from dendrite import activations, backend, tracing
 from dendrite.backend import epsilon, get_array_module
 from dendrite.errors import check_bool, check_choice, fraction
 from dendrite.graph import SymbolicTensor as _SymbolicTensor
@@ -66,7 +66,8 @@ class Loss:
         return ops.mean(values) if self.reduction == "sum_over_batch_size" else ops.sum(values)
 
     def compute(self, y_true, y_pred, sample_weight=None):
-        """The reduced loss (float) and the cache :meth:`gradient` needs."""
+        """The reduced loss (a float; a 0-d array on a device) and the cache :meth:`gradient`
+        needs."""
         if self.reduction in ("none", None):
             raise ValueError(f"{type(self).__name__}: training needs a scalar reduction; got "
                              f"reduction={self.reduction!r}")
@@ -75,7 +76,7 @@ class Loss:
             return tracing.compute_loss(self, y_true, y_pred, sample_weight)
         values = self.values(y_true, y_pred)
         weights = self._reduction_weights(values, sample_weight)
-        return float((values * weights).sum()), (y_true, y_pred, weights)
+        return backend.loss_scalar((values * weights).sum()), (y_true, y_pred, weights)
 
     def gradient(self, cache):
         """d(loss)/d(y_pred) for the :meth:`compute` call that returned ``cache``."""
@@ -343,7 +344,7 @@ class SparseCategoricalCrossentropy(Loss):
         num_classes = y_pred.shape[-1]
         if labels.size:
             low, high = labels.min(), labels.max()
-            if low < 0 or high >= num_classes:
+            if bool((low < 0) | (high >= num_classes)):  # one read of a device value
                 bad = int(low if low < 0 else high)
                 raise ValueError(f"{type(self).__name__}: labels must be in [0, {num_classes}); "
                                  f"got label {bad}.")

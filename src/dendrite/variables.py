@@ -7,7 +7,7 @@ with a few vectorized in-place operations. Layers therefore add into ``grad`` wi
 used twice sums both contributions) and never rebind it.
 """
 
-from dendrite.backend import get_array_module
+from dendrite.backend import get_array_module, to_device
 from dendrite.tensor_operators import TensorOperators
 
 
@@ -55,7 +55,7 @@ class Variable(TensorOperators):
                 f"Variable {self.name!r}: expected a value of shape {tuple(self.shape)}; "
                 f"got {new_shape}."
             )
-        self.value[...] = new_value
+        self.value[...] = to_device(new_value, get_array_module(self.value))
 
     def assign_add(self, delta):
         """value += delta, in place."""

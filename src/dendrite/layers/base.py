@@ -115,6 +115,7 @@ class Layer:
             value = initializers.get(initializer)(shape, dtype=dtype)
         else:  # initializers draw floats: an integer counter is initialized in floatx, then cast
             value = initializers.get(initializer)(shape, dtype=backend.floatx()).astype(dtype)
+        value = backend.to_device(value)  # drawn on the host (same seed, same weights), then moved
         variable = Variable(name or "variable", value, trainable=trainable,
                             regularizer=regularizers.get(regularizer))
         self._variables.append(variable)

@@ -281,7 +281,8 @@ class _NoiseLayer(Layer):
         if not training or self.rate == 0:
             self._noise = None
             return x
-        noise = self.sample_noise(tuple(x.shape), x.dtype.name)
+        # drawn where x lives: a device generator seeded from this layer's for device arrays
+        noise = self.sample_noise(tuple(x.shape), x.dtype.name, backend.random_stream(self._rng, x))
         self._noise = to_device_like(noise, x)
         return x * self._noise
 
@@ -298,8 +299,8 @@ class Dropout(_NoiseLayer):
     Identity at inference. Args: rate in [0, 1), fraction of inputs dropped; seed (int or None).
     """
 
-    def sample_noise(self, shape, dtype):
-        return dropout_mask(self._rng, shape, self.rate, dtype)
+    def sample_noise(self, shape, dtype, rng):
+        return dropout_mask(rng, shape, self.rate, dtype)
 
 
 class GaussianDropout(_NoiseLayer):
@@ -308,8 +309,8 @@ class GaussianDropout(_NoiseLayer):
     Identity at inference. Args: rate in [0, 1); seed (int or None).
     """
 
-    def sample_noise(self, shape, dtype):
-        return gaussian_noise(self._rng, shape, 1.0, math.sqrt(self.rate / (1.0 - self.rate)), dtype)
+    def sample_noise(self, shape, dtype, rng):
+        return gaussian_noise(rng, shape, 1.0, math.sqrt(self.rate / (1.0 - self.rate)), dtype)
 
 
 class Flatten(Layer):

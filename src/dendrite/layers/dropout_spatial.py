@@ -34,12 +34,12 @@ class SpatialDropout2D(_NoiseLayer):
         check_image_shape(self, x.shape, 2, self.data_format)
         return super().forward(x, training=training)
 
-    def sample_noise(self, shape, dtype):
+    def sample_noise(self, shape, dtype, rng):
         if self.data_format == "channels_last":
             noise_shape = (shape[0], 1, 1, shape[3])
         else:
             noise_shape = (shape[0], shape[1], 1, 1)
-        return dropout_mask(self._rng, noise_shape, self.rate, dtype)
+        return dropout_mask(rng, noise_shape, self.rate, dtype)
 
     def compute_output_shape(self, input_shape):
         check_image_shape(self, input_shape, 2, self.data_format)

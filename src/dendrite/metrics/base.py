@@ -96,12 +96,13 @@ class Mean(Metric):
         values = backend.host.asarray(values, dtype="float64") if not hasattr(
             values, "dtype") else values
         weights = as_weights(sample_weight, values)
+        # on a device the sums stay there (0-d arrays): read once, by result()
         if weights is None:
-            self.total += float(values.sum())
+            self.total += backend.loss_scalar(values.sum())
             self.count += values.size
         else:
-            self.total += float((values * weights).sum())
-            self.count += float(weights.sum())
+            self.total += backend.loss_scalar((values * weights).sum())
+            self.count += backend.loss_scalar(weights.sum())
 
     def result(self):
         return self.total / self.count if self.count else 0.0

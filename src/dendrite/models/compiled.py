@@ -151,10 +151,10 @@ class CompiledLoss:
 
     def results(self):
         """Running values since :meth:`reset`: ``{"loss": ..., metric names: ...}``."""
-        logs = {"loss": self.total_loss / max(self.count, 1)}
+        logs = {"loss": _log_value(self.total_loss / max(self.count, 1))}
         if len(self.losses) > 1:
             for name, total in zip(self.output_names, self.output_totals):
-                logs[f"{name}_loss"] = total / max(self.count, 1)
+                logs[f"{name}_loss"] = _log_value(total / max(self.count, 1))
         for group in self.metrics or []:
             for label, metric in group:
                 logs[label] = _log_value(metric.result())

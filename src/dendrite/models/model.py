@@ -299,7 +299,9 @@ class Model(Layer):
         if _symbolic(x):
             return super().__call__(_by_name(x, self.input_names, self, "inputs"))
         arrays = self._prepare_inputs(x, "__call__")
-        arrays = [a.astype(d, copy=False) for a, d in zip(arrays, self.input_dtypes)]
+        xp = _weights_module(self)
+        arrays = [backend.to_device(a.astype(d, copy=False), xp)
+                  for a, d in zip(arrays, self.input_dtypes)]
         return self._structure_outputs(self._graph.forward(arrays, training=training))
 
     def _structure_outputs(self, outputs):
@@ -359,15 +361,16 @@ class Model(Layer):
         callback_list = CallbackList(callbacks or [], self, {"steps": len(batches)})
         callback_list.on_predict_begin()
         results = None
+        xp = _weights_module(self)
         for step, batch in enumerate(threads.StepTuner().iterate(batches)):
             callback_list.on_predict_batch_begin(step)
-            outputs = self._graph.forward(batch, training=False)
+            outputs = self._graph.forward(_to_device(batch, xp), training=False)
             if results is None:
                 results = [backend.host.empty((rows, *o.shape[1:]), dtype=o.dtype)
                            for o in outputs]
             start = step * batches.batch_size
             for result, output in zip(results, outputs):
-                result[start:start + len(output)] = output
+                result[start:start + len(output)] = backend.to_host(output)
             callback_list.on_predict_batch_end(step, {"outputs": outputs})
         callback_list.on_predict_end()
         if results is None:
@@ -380,12 +383,13 @@ class Model(Layer):
         callback_list = CallbackList(callbacks or [], self, {"steps": batches.epoch_steps})
         callback_list.on_predict_begin()
         results = [[] for _ in self.outputs] if self._graph else None
+        xp = _weights_module(self)
         for step, batch in enumerate(batches):
             callback_list.on_predict_batch_begin(step)
-            outputs = self._graph.forward(batch, training=False)
+            outputs = self._graph.forward(_to_device(batch, xp), training=False)
             results = results or [[] for _ in outputs]
             for result, output in zip(results, outputs):
-                result.append(output.copy())
+                result.append(output.copy() if xp is backend.host else backend.to_host(output))
             callback_list.on_predict_batch_end(step, {"outputs": outputs})
         callback_list.on_predict_end()
         return self._structure_outputs([backend.host.concatenate(r) for r in results])
@@ -437,12 +441,13 @@ class Model(Layer):
         """Forward, loss and backward on prepared batch arrays, after :meth:`_training_setup`.
 
         Leaves d(total loss)/d(weight) in the flat gradient buffer (``self._flat.grads``) and
-        returns the total loss; a non-finite loss returns at once, before any backward.
+        returns the total loss as a float; a non-finite loss returns at once, before any backward.
+        On a device this float is the step's one read of a device value (the NaN guard).
         """
         self._flat.zero_grads()
         outputs = self._graph.forward(xs, training=training)
-        loss = self.compiled.forward(ys, outputs, sample_weight, self._penalty(),
-                                     self._graph.output_masks)
+        loss = float(self.compiled.forward(ys, outputs, sample_weight, self._penalty(),
+                                           self._graph.output_masks))
         if not math.isfinite(loss):
             return loss
         self._graph.backward(*self.compiled.output_gradients())
@@ -523,6 +528,7 @@ class Model(Layer):
         initial_epoch = self._initial_epoch or initial_epoch  # BackupAndRestore resumes
         n_in, n_out = len(self.inputs) if self._graph else 0, 0
         tuner = threads.StepTuner()  # BLAS threads by measurement (busy machines: issue 13)
+        xp = backend.host  # the module of the weights, where batches go: found at each step 0
         with DeferredInterrupt() as interrupt:  # keeps weights and history on Ctrl-C
             for epoch in range(initial_epoch, epochs):
                 self.compiled.reset()
@@ -538,6 +544,8 @@ class Model(Layer):
                     xb, yb, wb = batch[:n_in], batch[n_in:n_in + n_out], batch[-1]
                     if class_weights is not None:
                         wb = data.apply_class_weight(class_weights, yb[0], wb)
+                    xp = _weights_module(self) if step == 0 else xp
+                    xb, yb, wb = _to_device(xb, xp), _to_device(yb, xp), backend.to_device(wb, xp)
                     loss = self.train_on_batch_arrays(xb, yb, wb)
                     if not math.isfinite(loss):
                         # as in Keras, callbacks see the batch; one that stops training there
@@ -605,12 +613,15 @@ class Model(Layer):
     def _evaluate_batches(self, batches, callback_list=None):
         """Loss and metrics over ``batches`` (rows ``[*xs, *ys, sample_weight]``)."""
         self.compiled.reset()
+        xp = backend.host  # the module of the weights, where batches go: found at step 0
         for step, batch in enumerate(threads.StepTuner().iterate(batches)):
             if self._flat is None:  # a Sequential built by the first batch of a generator
                 self._training_setup()
             n_in, n_out = len(self.inputs), len(self.outputs)
             if callback_list is not None:
                 callback_list.on_test_batch_begin(step)
+            xp = _weights_module(self) if step == 0 else xp
+            batch = _to_device(batch, xp)
             outputs = self._graph.forward(batch[:n_in], training=False)
             self.compiled.forward(batch[n_in:n_in + n_out], outputs, batch[-1], self._penalty(),
                                   self._graph.output_masks)
@@ -710,6 +721,20 @@ def _check_weights_finite(model, epoch):
         raise FloatingPointError(
             f"{describe(model)}: weights became NaN or infinite at the end of epoch {epoch + 1} "
             f"({', '.join(bad)}). Lower the learning rate or check the data for NaN/inf values.")
+
+
+def _weights_module(model):
+    """The array module of the model's weights (the backend it was built with; host if none):
+    batches are moved there once, before the step."""
+    weights = model.weights if model._graph is not None else []
+    return backend.get_array_module(weights[0].value) if weights else backend.host
+
+
+def _to_device(arrays, xp):
+    """The batch ``arrays`` (None entries kept) in array module ``xp``; no copy on the host."""
+    if xp is backend.host:
+        return arrays
+    return [backend.to_device(a, xp) for a in arrays]
 
 
 def _node_index(node):
