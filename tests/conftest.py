@@ -1,26 +1,43 @@
 """Shared fixtures: the array-module fixture and isolation of global settings."""
 
-import importlib.util
-
 import numpy as np
 import pytest
 
 import dendrite as dd
 
-_BACKENDS = ["numpy"] + (["cupy"] if importlib.util.find_spec("cupy") else [])
+# ---- backends (issue 15): numpy always; the host-guard double (a device that refuses host round
+# trips, on the CPU); cupy where CuPy and a GPU are present, else skipped
+_BACKENDS = ["numpy", "host_guard", "cupy"]
+
+
+def _cupy_or_skip():
+    cupy = pytest.importorskip("cupy")
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except cupy.cuda.runtime.CUDARuntimeError:  # no driver
+        count = 0
+    if count < 1:
+        pytest.skip("no GPU")
+    return cupy
 
 
 @pytest.fixture(params=_BACKENDS)
 def xp(request):
-    """The array module a test runs on: numpy always, cupy where a GPU is present."""
+    """The array module a test runs on; ``dd.backend.to_device(a, xp)`` moves host data there and
+    ``dd.backend.to_host`` reads results back."""
     if request.param == "numpy":
         return np
-    cupy = pytest.importorskip("cupy")
-    try:
-        cupy.cuda.runtime.getDeviceCount()
-    except Exception:  # no driver or no device
-        pytest.skip("no GPU")
-    return cupy
+    if request.param == "host_guard":
+        from dendrite.testing_backends import host_guard
+
+        return host_guard
+    return _cupy_or_skip()
+
+
+@pytest.fixture
+def backend_name(xp):
+    """The backend name of ``xp`` for ``dd.config.backend_scope`` (models built on that device)."""
+    return {np: "numpy"}.get(xp, getattr(xp, "__name__", "cupy"))
 
 
 @pytest.fixture(autouse=True)
