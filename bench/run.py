@@ -251,9 +251,9 @@ def worker(framework, case, args):
     result = {"mean": sum(times) / len(times), "median": times[len(times) // 2],
               "peak_mb": _peak_rss_mb() - baseline, "peak_reset": peak_reset}
     if framework == "dendrite":
-        from dendrite import threads
+        from threadpoolctl import threadpool_info
 
-        result["blas"] = threads.blas_info()
+        result["blas"] = threadpool_info()
     print(json.dumps(result))
 
 
