@@ -150,8 +150,9 @@ def test_to_device_and_to_host():
 def test_loss_scalar_is_a_float_on_the_host_and_stays_on_the_device():
     assert backend.loss_scalar(np.float32(1.5)) == 1.5
     assert type(backend.loss_scalar(np.asarray(2.0))) is float
-    device = host_guard.asarray(np.asarray(3.0))
-    assert backend.loss_scalar(device) is device
+    device = backend.loss_scalar(host_guard.asarray(np.asarray(3.0, dtype="float32")))
+    assert isinstance(device, GuardedArray)
+    assert device.dtype == np.float64
 
 
 def test_random_stream_is_the_host_generator_on_the_host_and_one_device_stream_per_generator():

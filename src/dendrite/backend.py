@@ -147,9 +147,9 @@ def to_host(array):
 
 
 def loss_scalar(value):
-    """A reduced loss: a float for host arrays; on a device the 0-d array stays there, so the
-    training loop can sum it without waiting for the device."""
-    return float(value) if get_array_module(value) is numpy else value
+    """A reduced loss or metric sum: a float for host arrays; on a device a 0-d float64 array that
+    stays there (running sums then add up as Python floats do, without waiting for the device)."""
+    return float(value) if get_array_module(value) is numpy else value.astype("float64")
 
 
 def floatx():
