@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import dendrite as dd
-from dendrite import backend, layers, losses, optimizers
+from dendrite import backend, backend_ops, layers, losses, optimizers
 from dendrite.variables import FlatParameters, Variable
 
 CLOSE = {"rtol": 1e-10, "atol": 1e-12}
@@ -160,3 +160,44 @@ def test_fit_matches_numpy(xp, backend_name):
     assert histories[1]["accuracy"] == histories[0]["accuracy"]
     for a, b in zip(weights[1], weights[0]):
         np.testing.assert_allclose(a, b, **CLOSE)
+
+
+# ---- the fused operations of dendrite.backend_ops: NumPy is the reference; on cupy these run the
+# ElementwiseKernels (adam_update and sgd_momentum_update also run in the optimizer tests above)
+
+
+def test_fused_bias_relu_matches_numpy(xp):
+    rng = np.random.default_rng(6)
+    z, b = rng.standard_normal((5, 7)), rng.standard_normal(7)
+    result = backend_ops.bias_relu(backend.to_device(z.copy(), xp), backend.to_device(b, xp))
+    np.testing.assert_array_equal(backend.to_host(result), np.maximum(z + b, 0))
+
+
+def test_fused_softmax_crossentropy_sparse_gradient_matches_the_loss(xp):
+    rng = np.random.default_rng(7)
+    labels, p = rng.integers(0, 4, 6), _softmax(rng.standard_normal((6, 4)))
+    weights = rng.uniform(0.5, 2.0, 6)
+    loss = losses.SparseCategoricalCrossentropy()
+    _, cache = loss.compute(labels, p, weights)
+    expected = loss.logit_gradient(cache)
+    result = backend_ops.softmax_crossentropy_sparse_gradient(
+        *(backend.to_device(a, xp) for a in (p, labels, cache[2])))
+    np.testing.assert_allclose(backend.to_host(result), expected, **CLOSE)
+
+
+@pytest.mark.parametrize("form", ["keras", "paper"])
+def test_fused_adam_update_matches_the_unfused_amsgrad_free_formula(xp, form):
+    rng = np.random.default_rng(8)
+    w, g = rng.standard_normal(50), rng.standard_normal(50)
+    m, v = rng.standard_normal(50) * 0.1, rng.uniform(0, 0.1, 50)
+    b1, b2, eps, lr, t = 0.9, 0.999, 1e-7, 0.01, 3
+    m_next, v_next = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+    if form == "keras":
+        alpha, scale = lr * np.sqrt(1 - b2**t) / (1 - b1**t), 1.0
+    else:
+        alpha, scale = lr / (1 - b1**t), 1 / np.sqrt(1 - b2**t)
+    expected = w - alpha * m_next / (np.sqrt(v_next) * scale + eps)
+    arrays = [backend.to_device(a.copy(), xp) for a in (w, g, m, v)]
+    backend_ops.adam_update(*arrays, xp.empty_like(arrays[0]), b1, b2, eps, alpha, scale)
+    for got, want in zip((arrays[0], arrays[2], arrays[3]), (expected, m_next, v_next)):
+        np.testing.assert_allclose(backend.to_host(got), want, **CLOSE)

@@ -17,7 +17,7 @@ Where PyTorch's defaults or formulas differ, the class docstring says so.
 
 import math
 
-from dendrite import schedules
+from dendrite import backend_ops, schedules
 from dendrite.backend import get_array_module
 from dendrite.errors import (
     arg_error,
@@ -216,15 +216,8 @@ class SGD(Optimizer):
         if not self.momentum:
             w -= get_array_module(w).multiply(g, lr, out=step)
             return
-        m = self.m
-        m *= self.momentum
-        m -= get_array_module(w).multiply(g, lr, out=step)
-        if self.nesterov:
-            step *= -1
-            step += self.momentum * m
-            w += step
-        else:
-            w += m
+        # one fused kernel on CuPy; the same in-place operations elsewhere
+        backend_ops.sgd_momentum_update(w, g, self.m, step, lr, self.momentum, self.nesterov)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -359,19 +352,25 @@ class Adam(Optimizer):
         self.v_max = self.zeros_like(values) if self.amsgrad else None
 
     def update(self, w, g, lr, t):
+        b1, b2 = self.beta_1, self.beta_2
+        correction_1, correction_2 = 1 - b1**t, 1 - b2**t
+        if not self.amsgrad:  # one fused kernel on CuPy; the same in-place operations elsewhere
+            keras_form = self.epsilon_form == "keras"
+            alpha = lr * math.sqrt(correction_2) / correction_1 if keras_form else lr / correction_1
+            scale = 1.0 if keras_form else 1 / math.sqrt(correction_2)
+            backend_ops.adam_update(w, g, self.m, self.v, self._scratch, b1, b2, self.epsilon,
+                                    alpha, scale)
+            return
         xp = get_array_module(w)
         m, v, step = self.m, self.v, self._scratch
-        b1, b2 = self.beta_1, self.beta_2
         m *= b1
         m += xp.multiply(g, 1 - b1, out=step)
         v *= b2
         xp.multiply(g, g, out=step)
         step *= 1 - b2
         v += step
-        if self.amsgrad:
-            xp.maximum(self.v_max, v, out=self.v_max)
-            v = self.v_max
-        correction_1, correction_2 = 1 - b1**t, 1 - b2**t
+        xp.maximum(self.v_max, v, out=self.v_max)
+        v = self.v_max
         xp.sqrt(v, out=step)
         if self.epsilon_form == "keras":
             step += self.epsilon
