@@ -2,7 +2,7 @@
 
 import math
 
-from dendrite import backend, threads
+from dendrite import backend, distributed, threads
 from dendrite import optimizers as optimizers_module
 from dendrite.callbacks import CallbackList, History, ProgbarLogger
 from dendrite.errors import arg_error, check_bool, check_number, describe, fraction, shape_error
@@ -39,6 +39,8 @@ class Model(Layer):
         >>> model.count_params()
         10
     """
+
+    _strategy = None  # the dendrite.distributed strategy whose scope is active
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True):
         super().__init__(name=name or unique_name(type(self).__name__.lower()),
@@ -348,8 +350,17 @@ class Model(Layer):
     def restore_cache(self, cache):
         self._graph.restore_cache(cache)
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Outputs for ``x`` computed batch by batch (default batch 32), in inference mode."""
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None,
+                strategy=None):
+        """Outputs for ``x`` computed batch by batch (default batch 32), in inference mode.
+
+        With a ``dendrite.distributed`` strategy (``strategy`` or the one ``init()`` made), each
+        rank computes its rows of every batch and all ranks return the gathered outputs."""
+        strategy = strategy if strategy is not None else distributed.current()
+        if strategy is not None and self._strategy is None:
+            with strategy.scope(self):
+                return self.predict(x, batch_size=batch_size, verbose=verbose, steps=steps,
+                                    callbacks=callbacks)
         data.refuse_with_stream("predict", x, batch_size=batch_size)
         batch_size = _batch_size(self, batch_size)
         steps = data.steps_argument("predict", "steps", steps)
@@ -364,7 +375,7 @@ class Model(Layer):
         xp = _weights_module(self)
         for step, batch in enumerate(threads.StepTuner().iterate(batches)):
             callback_list.on_predict_batch_begin(step)
-            outputs = self._graph.forward(_to_device(batch, xp), training=False)
+            outputs = self._forward_batch(_to_device(batch, xp))
             if results is None:
                 results = [backend.host.empty((rows, *o.shape[1:]), dtype=o.dtype)
                            for o in outputs]
@@ -386,13 +397,19 @@ class Model(Layer):
         xp = _weights_module(self)
         for step, batch in enumerate(batches):
             callback_list.on_predict_batch_begin(step)
-            outputs = self._graph.forward(_to_device(batch, xp), training=False)
+            outputs = self._forward_batch(_to_device(batch, xp))
             results = results or [[] for _ in outputs]
             for result, output in zip(results, outputs):
                 result.append(output.copy() if xp is backend.host else backend.to_host(output))
             callback_list.on_predict_batch_end(step, {"outputs": outputs})
         callback_list.on_predict_end()
         return self._structure_outputs([backend.host.concatenate(r) for r in results])
+
+    def _forward_batch(self, xs, training=False):
+        """The graph's outputs for one batch, sharded and gathered under a strategy."""
+        if self._strategy is not None:
+            return self._strategy.forward(self, xs, training=training)
+        return self._graph.forward(xs, training=training)
 
     # -------------------------------------------------------------- training
 
@@ -457,6 +474,8 @@ class Model(Layer):
 
     def train_on_batch_arrays(self, xs, ys, sample_weight):
         """One optimizer step on prepared batch arrays; returns the batch loss."""
+        if self._strategy is not None:
+            return self._strategy.train_step(self, xs, ys, sample_weight)
         loss = self.compute_gradients(xs, ys, sample_weight)
         if math.isfinite(loss):
             self.optimizer.step(self._flat)
@@ -464,7 +483,8 @@ class Model(Layer):
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None):
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            strategy=None):
         """Train for ``epochs`` epochs; returns the :class:`~dendrite.callbacks.History`.
 
         Args follow Keras: ``x`` is an array, a list of arrays, a generator/iterator yielding
@@ -484,7 +504,20 @@ class Model(Layer):
         keeps the weights of the last completed batch (``on_train_end`` is not called, so a
         ``BackupAndRestore`` backup stays). Shuffling draws from ``model.shuffle_generator``,
         created at the first ``fit`` and saved with the model, so a resumed run repeats the order.
+
+        ``strategy`` (default: the one ``dendrite.distributed.init()`` made, if any) trains
+        data-parallel over MPI, ``batch_size`` being the global batch; see
+        :class:`dendrite.distributed.MPIStrategy`.
         """
+        strategy = strategy if strategy is not None else distributed.current()
+        if strategy is not None and self._strategy is None:
+            with strategy.scope(self):
+                return self.fit(
+                    x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                    callbacks=callbacks, validation_split=validation_split,
+                    validation_data=validation_data, shuffle=shuffle, class_weight=class_weight,
+                    sample_weight=sample_weight, initial_epoch=initial_epoch,
+                    steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
         epochs = check_number("fit", "epochs", epochs, integer=True, low=1,
                               expected="a positive integer")
         initial_epoch = check_number("fit", "initial_epoch", initial_epoch, integer=True, low=0,
@@ -521,10 +554,14 @@ class Model(Layer):
                                                       validation_steps)
         class_weights = data.class_weight_table(class_weight, self) if self._graph else None
         self.history = History()
+        if self._strategy is not None:  # only rank 0 prints and writes files
+            callbacks, verbose = self._strategy.rank_callbacks(callbacks, verbose)
         callback_list = self._callbacks(callbacks, verbose, epochs, batches.epoch_steps)
         self.stop_training = False
         self._initial_epoch = None
         callback_list.on_train_begin()
+        if self._strategy is not None:  # rank 0's (possibly restored) state to every rank
+            self._strategy.synchronize(self)
         initial_epoch = self._initial_epoch or initial_epoch  # BackupAndRestore resumes
         n_in, n_out = len(self.inputs) if self._graph else 0, 0
         tuner = threads.StepTuner()  # BLAS threads by measurement (busy machines: issue 13)
@@ -622,7 +659,7 @@ class Model(Layer):
                 callback_list.on_test_batch_begin(step)
             xp = _weights_module(self) if step == 0 else xp
             batch = _to_device(batch, xp)
-            outputs = self._graph.forward(batch[:n_in], training=False)
+            outputs = self._forward_batch(batch[:n_in])
             self.compiled.forward(batch[n_in:n_in + n_out], outputs, batch[-1], self._penalty(),
                                   self._graph.output_masks)
             if callback_list is not None:
@@ -634,10 +671,18 @@ class Model(Layer):
         return self.compiled.results()
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 steps=None, callbacks=None, return_dict=False):
+                 steps=None, callbacks=None, return_dict=False, strategy=None):
         """Loss and metrics on ``(x, y)``: a float if there are no metrics, else ``[loss, ...]``
         (a dict with ``return_dict=True``). ``x`` may also be a generator or PyDataset yielding
-        ``(x, y)`` or ``(x, y, sample_weight)`` batches, ``steps`` of them (default: all)."""
+        ``(x, y)`` or ``(x, y, sample_weight)`` batches, ``steps`` of them (default: all).
+        With a ``dendrite.distributed`` strategy each rank computes its rows of every batch;
+        every rank returns the same values."""
+        strategy = strategy if strategy is not None else distributed.current()
+        if strategy is not None and self._strategy is None:
+            with strategy.scope(self):
+                return self.evaluate(x, y, batch_size=batch_size, verbose=verbose,
+                                     sample_weight=sample_weight, steps=steps,
+                                     callbacks=callbacks, return_dict=return_dict)
         data.refuse_with_stream("evaluate", x, y=y, sample_weight=sample_weight,
                                 batch_size=batch_size)
         batch_size = _batch_size(self, batch_size)
