@@ -213,3 +213,25 @@ def test_sparse_labels_on_the_double_cost_one_read_for_the_range_check():
     bad = host_guard.asarray(np.full(16, 5))
     with pytest.raises(ValueError, match=r"labels must be in \[0, 5\); got label 5"):
         model.train_on_batch_arrays([host_guard.asarray(x)], [bad], None)
+
+
+def test_weights_and_optimizer_state_round_trip_through_files_on_the_double(tmp_path):
+    model = _build("mlp", "host_guard", dropout=0.25)
+    x, y = _data("mlp")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    saved = model.get_weights()
+    state = {name: backend.to_host(value).copy() for name, value in
+             model.optimizer.variable_state(model.trainable_weights[0]).items()}
+    for path in (tmp_path / "m.weights.h5", tmp_path / "m.safetensors", tmp_path / "m.keras"):
+        (model.save if path.suffix == ".keras" else model.save_weights)(path)
+        model.load_weights(path)
+        for variable, expected in zip(model.weights, saved):
+            assert isinstance(variable.value, GuardedArray)
+            np.testing.assert_array_equal(variable.numpy(), expected)
+        for name, value in model.optimizer.variable_state(model.trainable_weights[0]).items():
+            assert isinstance(value, GuardedArray), name
+            np.testing.assert_array_equal(value.get(), state[name])
+    with dd.config.backend_scope("host_guard"):
+        loaded = dd.models.load_model(tmp_path / "m.keras")
+    assert all(isinstance(v.value, GuardedArray) for v in loaded.weights)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

@@ -22,6 +22,7 @@ arrays as the layer has variables, and each array's declared shape and dtype mat
 import json
 import re
 
+from dendrite.backend import get_array_module, to_device
 from dendrite.backend import host as np
 from dendrite.saving.safety import (
     FileFormatError,
@@ -435,7 +436,8 @@ def _assign_optimizer(model, values):
             flat = FlatParameters(model.trainable_weights)
         optimizer.build(flat)
     for (variable, name), value in slots:
-        optimizer.variable_state(variable)[name][...] = value
+        state = optimizer.variable_state(variable)[name]
+        state[...] = to_device(value, get_array_module(state))  # a GPU's state takes device data
 
 
 def _read_random(h5file, model, path):
