@@ -172,9 +172,10 @@ def test_training_on_the_double_matches_numpy_exactly(model_name):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
-def test_fit_reads_the_device_a_bounded_number_of_times_per_batch():
-    """fit with one metric: per batch, the NaN guard (1 sync) and the logs handed to callbacks
-    (loss and accuracy: 2 downloads); batches are uploaded once each (x and y)."""
+def test_fit_reads_the_device_once_per_batch_unless_a_callback_reads_the_logs():
+    """fit with one metric and no callback reading batch logs: per batch only the NaN guard reads
+    the device (1 sync); the epoch's logs are read once at its end; batches are uploaded once each
+    (x and y)."""
     model = _build("mlp", "host_guard", dropout=0.25)
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     x, y = _data("mlp", rows=32)
@@ -183,9 +184,30 @@ def test_fit_reads_the_device_a_bounded_number_of_times_per_batch():
     batches = 4
     assert counters.uploads == 2 * batches
     assert counters.syncs == batches + 1  # + the end-of-epoch weights check
-    assert counters.downloads == 2 * batches + 2  # + the epoch logs
+    assert counters.downloads == 2  # the epoch's loss and accuracy
     assert set(history.history) == {"loss", "accuracy"}
     assert all(type(v) is float for values in history.history.values() for v in values)
+
+
+def test_batch_logs_kept_by_a_callback_hold_their_batch_values():
+    kept = []
+    keeper = dd.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: kept.append(logs))
+    model = _build("mlp", "host_guard", dropout=0.0)
+    model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
+    x, y = _data("mlp", rows=32)
+    counters.reset()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False, callbacks=[keeper])
+    # kept logs are read before the next batch updates the totals (batches 1-3), the last batch's
+    # when read (below), the epoch's logs at its end
+    assert counters.downloads == 2 * 3 + 2
+    reference = _build("mlp", "numpy", dropout=0.0)
+    reference.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
+    expected = []
+    recorder = dd.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: expected.append(dict(logs)))
+    reference.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False, callbacks=[recorder])
+    assert [dict(logs) for logs in kept] == expected
+    assert len({logs["loss"] for logs in kept}) == 4  # each batch its own running loss
 
 
 def test_evaluate_and_predict_on_the_double():

@@ -1,9 +1,11 @@
 """What ``compile`` sets up: one loss per output, loss weights, metrics, and the fused gradient."""
 
+import weakref
+
 from dendrite import losses as losses_module
 from dendrite import metrics as metrics_module
-from dendrite.errors import arg_error, check_number
 from dendrite.backend import epsilon
+from dendrite.errors import arg_error, check_number
 from dendrite.graph import declares
 
 
@@ -96,6 +98,7 @@ class CompiledLoss:
             self.metrics.append(resolved)
 
     def reset(self):
+        self._settle_batch_logs()
         self.total_loss = 0.0
         self.output_totals = [0.0] * len(self.losses)
         self.count = 0
@@ -113,6 +116,7 @@ class CompiledLoss:
         if self.metrics is None:
             self._resolve_metrics(ys, outputs)
             self.reset()
+        self._settle_batch_logs()
         masks = masks or [None] * len(outputs)
         values, self._caches, metric_weights = [], [], []
         for loss, y, out, mask in zip(self.losses, ys, outputs, masks):
@@ -149,6 +153,23 @@ class CompiledLoss:
             logit_grads.append(grad if fused else None)
         return grads, logit_grads
 
+    _pending_logs = None
+
+    def batch_logs(self):
+        """:meth:`results` as a dict that computes its values when first looked at: on a device,
+        a batch whose logs no callback reads costs no read of the device. Logs still held by a
+        callback when the next batch (or a reset) updates the totals are filled first, so they
+        keep their batch's values."""
+        logs = _BatchLogs(self.results)
+        self._pending_logs = weakref.ref(logs)
+        return logs
+
+    def _settle_batch_logs(self):
+        logs = self._pending_logs() if self._pending_logs is not None else None
+        if logs is not None:
+            logs.fill()
+        self._pending_logs = None
+
     def results(self):
         """Running values since :meth:`reset`: ``{"loss": ..., metric names: ...}``."""
         logs = {"loss": _log_value(self.total_loss / max(self.count, 1))}
@@ -159,6 +180,47 @@ class CompiledLoss:
             for label, metric in group:
                 logs[label] = _log_value(metric.result())
         return logs
+
+
+class _BatchLogs(dict):
+    """A dict filled from ``compute()`` on first use (truth testing alone does not fill it)."""
+
+    def __init__(self, compute):
+        super().__init__()
+        self._compute = compute
+
+    def fill(self):
+        if self._compute is not None:
+            compute, self._compute = self._compute, None
+            dict.update(self, compute())
+        return self
+
+    def __bool__(self):
+        return True
+
+    def __repr__(self):
+        return dict.__repr__(self.fill())
+
+    def __eq__(self, other):
+        return dict.__eq__(self.fill(), other)
+
+    __hash__ = None
+
+
+def _filling(name):
+    method = getattr(dict, name)
+
+    def filled(self, *args, **kwargs):
+        return method(self.fill(), *args, **kwargs)
+
+    filled.__name__ = name
+    return filled
+
+
+for _name in ("__getitem__", "__iter__", "__len__", "__contains__", "__setitem__", "__delitem__",
+              "__or__", "__ior__", "keys", "items", "values", "get", "copy", "pop", "popitem",
+              "setdefault", "update"):
+    setattr(_BatchLogs, _name, _filling(_name))
 
 
 def _log_value(result):

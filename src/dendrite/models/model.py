@@ -596,7 +596,7 @@ class Model(Layer):
                                 "Lower the learning rate or check the data for NaN/inf values.")
                         diverged = loss
                         break
-                    callback_list.on_train_batch_end(step, self.compiled.results())
+                    callback_list.on_train_batch_end(step, self.compiled.batch_logs())
                     steps_done += 1
                     interrupt.check()  # Ctrl-C: stop after a completed batch
                 if diverged is not None:
@@ -663,7 +663,7 @@ class Model(Layer):
             self.compiled.forward(batch[n_in:n_in + n_out], outputs, batch[-1], self._penalty(),
                                   self._graph.output_masks)
             if callback_list is not None:
-                callback_list.on_test_batch_end(step, self.compiled.results())
+                callback_list.on_test_batch_end(step, self.compiled.batch_logs())
         if self.compiled.count == 0:
             raise ValueError(f"{describe(self)}: validation_data ran out of data before this "
                              "epoch's validation; give validation_steps with a generator that "
