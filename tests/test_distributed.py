@@ -119,9 +119,20 @@ def test_two_ranks_train_like_one_process(tmp_path, model, dtype, tolerance):
 @pytest.mark.parametrize("model", ["mlp", "convnet"])
 def test_uneven_global_batches_are_exact(tmp_path, model):
     # batch 33 splits 17/16 and the last batch of 13 (640 = 19 * 33 + 13) splits 7/6; each rank's
-    # share of the gradient is already divided by the global batch, so nothing is re-weighted
-    (_, one_w), (rank0, rank0_w), (_, rank1_w) = _train_both(
-        tmp_path, "--model", model, "--dtype", "float64", "--samples", 640, "--batch", 33)
+    # share of the gradient is already divided by the global batch, so nothing is re-weighted.
+    # The MLP run uses dd.distributed.init() instead of strategy= and prints progress (verbose=2)
+    extra = ["--init", "--verbose", 2] if model == "mlp" else []
+    code, output, _ = _run(tmp_path / "one", "--model", model, "--dtype", "float64",
+                           "--samples", 640, "--batch", 33, *extra)
+    assert code == 0, output
+    code, output, _ = _run(tmp_path / "two", "--model", model, "--dtype", "float64",
+                           "--samples", 640, "--batch", 33, *extra, ranks=2)
+    assert code == 0, output
+    (_, one_w), (rank0, rank0_w) = _results(tmp_path / "one"), _results(tmp_path / "two")
+    rank1, rank1_w = _results(tmp_path / "two", 1)
+    assert rank0["rank_size"] == [0, 2] and rank1["rank_size"] == [1, 2]
+    if extra:  # only rank 0 prints progress
+        assert output.count("Epoch 1/1") == 1, output
     assert rank0["iterations"] == 20
     for key in one_w:
         np.testing.assert_allclose(rank0_w[key], one_w[key], rtol=0, atol=1e-10, err_msg=key)

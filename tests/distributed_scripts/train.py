@@ -6,7 +6,7 @@ writes ``rank<r>.json`` (per-step SHA-256 of the weights, the history, evaluate'
 
 Usage: python train.py --out DIR [--model mlp|convnet] [--dtype float32|float64]
        [--batch 32] [--samples 640] [--epochs 1] [--optimizer sgd|adam] [--fail raise|kill --fail-rank 1 --fail-step 3]
-       [--backup DIR --stop-epoch E]
+       [--backup DIR --stop-epoch E] [--init] [--verbose 0|1|2]
 """
 
 import argparse
@@ -34,12 +34,18 @@ parser.add_argument("--fail", choices=["raise", "kill"])
 parser.add_argument("--fail-rank", type=int, default=1)
 parser.add_argument("--fail-step", type=int, default=3)
 parser.add_argument("--backup")
+parser.add_argument("--init", action="store_true", help="dd.distributed.init(), no strategy=")
+parser.add_argument("--verbose", type=int, default=0)
 parser.add_argument("--stop-epoch", type=int)
 args = parser.parse_args()
 
 distributed = "OMPI_COMM_WORLD_SIZE" in os.environ or "PMI_SIZE" in os.environ
-strategy = dd.distributed.MPIStrategy() if distributed else None
-rank = strategy.rank if strategy else 0
+if args.init:
+    dd.distributed.init()  # fit/evaluate/predict then use it without strategy=
+    strategy = None
+else:
+    strategy = dd.distributed.MPIStrategy() if distributed else None
+rank = dd.distributed.rank() if distributed else 0
 
 dd.config.set_floatx(args.dtype)
 dd.utils.set_random_seed(1234 + rank)  # different per rank: the broadcast must make them equal
@@ -89,7 +95,7 @@ record = Record()
 callbacks = [record]
 if args.backup:  # first, so that its backup of an epoch is written before Record stops the run
     callbacks.insert(0, dd.callbacks.BackupAndRestore(args.backup))
-history = model.fit(x, y, batch_size=args.batch, epochs=args.epochs, verbose=0,
+history = model.fit(x, y, batch_size=args.batch, epochs=args.epochs, verbose=args.verbose,
                     callbacks=callbacks, strategy=strategy)
 evaluation = model.evaluate(x, y, batch_size=args.batch, verbose=0, return_dict=True,
                             strategy=strategy)
@@ -98,6 +104,8 @@ predictions = model.predict(x[:37], batch_size=8, verbose=0, strategy=strategy)
 os.makedirs(args.out, exist_ok=True)
 with open(os.path.join(args.out, f"rank{rank}.json"), "w") as handle:
     json.dump({"hashes": record.hashes, "history": history.history, "evaluate": evaluation,
-               "iterations": model.optimizer.iterations}, handle)
+               "iterations": model.optimizer.iterations,
+               "rank_size": [dd.distributed.rank(), dd.distributed.size()] if distributed else None},
+              handle)
 np.savez(os.path.join(args.out, f"rank{rank}.npz"), predictions=predictions,
          **{f"w{i}": w for i, w in enumerate(model.get_weights())})
