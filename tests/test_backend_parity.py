@@ -201,3 +201,51 @@ def test_fused_adam_update_matches_the_unfused_amsgrad_free_formula(xp, form):
     backend_ops.adam_update(*arrays, xp.empty_like(arrays[0]), b1, b2, eps, alpha, scale)
     for got, want in zip((arrays[0], arrays[2], arrays[3]), (expected, m_next, v_next)):
         np.testing.assert_allclose(backend.to_host(got), want, **CLOSE)
+
+
+METRICS = {
+    "AUC": (lambda: dd.metrics.AUC(), "binary"),
+    "BinaryAccuracy": (lambda: dd.metrics.BinaryAccuracy(), "binary"),
+    "BinaryIoU": (lambda: dd.metrics.BinaryIoU(), "binary"),
+    "Precision": (lambda: dd.metrics.Precision(), "binary"),
+    "Recall": (lambda: dd.metrics.Recall(), "binary"),
+    "CategoricalAccuracy": (lambda: dd.metrics.CategoricalAccuracy(), "onehot"),
+    "TopKCategoricalAccuracy": (lambda: dd.metrics.TopKCategoricalAccuracy(k=2), "onehot"),
+    "F1Score": (lambda: dd.metrics.F1Score(average="macro"), "onehot"),
+    "SparseCategoricalAccuracy": (lambda: dd.metrics.SparseCategoricalAccuracy(), "sparse"),
+    "SparseTopKCategoricalAccuracy": (lambda: dd.metrics.SparseTopKCategoricalAccuracy(k=2),
+                                      "sparse"),
+    "MeanSquaredError": (lambda: dd.metrics.MeanSquaredError(), "regression"),
+    "RootMeanSquaredError": (lambda: dd.metrics.RootMeanSquaredError(), "regression"),
+    "CosineSimilarity": (lambda: dd.metrics.CosineSimilarity(), "regression"),
+    "LogCoshError": (lambda: dd.metrics.LogCoshError(), "regression"),
+    "R2Score": (lambda: dd.metrics.R2Score(), "regression"),
+}
+
+
+def _metric_data(kind, rng):
+    if kind == "binary":
+        return rng.integers(0, 2, (12, 1)).astype(float), rng.uniform(0, 1, (12, 1))
+    probabilities = _softmax(rng.standard_normal((12, 4)))
+    if kind == "onehot":
+        return np.eye(4)[rng.integers(0, 4, 12)], probabilities
+    if kind == "sparse":
+        return rng.integers(0, 4, 12), probabilities
+    return rng.standard_normal((12, 3)), rng.standard_normal((12, 3))
+
+
+@pytest.mark.parametrize("name", sorted(METRICS))
+def test_metric_matches_numpy(xp, name):
+    """Two batches of updates with sample weights; the result as NumPy computes it."""
+    make, kind = METRICS[name]
+    results = []
+    for module in (np, xp):
+        rng = np.random.default_rng(9)
+        metric = make()
+        for _ in range(2):
+            y_true, y_pred = _metric_data(kind, rng)
+            weights = rng.uniform(0.5, 2.0, len(y_true))
+            metric.update_state(*(backend.to_device(a, module) for a in (y_true, y_pred, weights)))
+        results.append(backend.to_host(getattr(metric.result(), "value", metric.result())))
+    np.testing.assert_allclose(np.asarray(results[1], dtype=float),
+                               np.asarray(results[0], dtype=float), rtol=1e-10, atol=1e-12)

@@ -5,6 +5,8 @@ outside both libraries' shared namespace (``numpy.lib.stride_tricks``), so kerne
 import numpy themselves.
 """
 
+import contextlib
+
 from dendrite.backend import get_array_module, host
 
 
@@ -128,3 +130,12 @@ def softmax_crossentropy_sparse_gradient(p, labels, weights):
     dz[xp.arange(len(labels)), labels] -= 1
     dz *= weights[:, None]
     return dz
+
+
+def errstate(array, **kwargs):
+    """``numpy.errstate(**kwargs)`` for host arrays; a no-op context for device arrays (CuPy has no
+    errstate: its kernels never warn)."""
+    xp = get_array_module(array)
+    if xp is host:
+        return host.errstate(**kwargs)
+    return contextlib.nullcontext()

@@ -1,6 +1,6 @@
 """Classification metrics built on counts: AUC, F-scores and binary IoU (Keras's definitions)."""
 
-from dendrite.backend import epsilon, get_array_module, host
+from dendrite.backend import epsilon, get_array_module, host, to_host
 from dendrite.errors import arg_error, check_bool, check_number
 from dendrite.metrics.base import Metric, as_weights
 
@@ -69,10 +69,11 @@ class AUC(Metric):
         positive, predictions = y_true.ravel() > 0.5, y_pred.ravel()
         # (thresholds, values): is each prediction above each threshold
         above = predictions[None, :] > xp.asarray(self.thresholds)[:, None]
-        self.true_positives += host.asarray((above & positive) @ weights)
-        self.false_positives += host.asarray((above & ~positive) @ weights)
-        self.false_negatives += host.asarray((~above & positive) @ weights)
-        self.true_negatives += host.asarray((~above & ~positive) @ weights)
+        # the counts live on the host: one explicit copy per update from a device
+        self.true_positives += to_host((above & positive) @ weights)
+        self.false_positives += to_host((above & ~positive) @ weights)
+        self.false_negatives += to_host((~above & positive) @ weights)
+        self.true_negatives += to_host((~above & ~positive) @ weights)
 
     def result(self):
         tp, fp, fn, tn = (self.true_positives, self.false_positives, self.false_negatives,
@@ -172,7 +173,7 @@ class FBetaScore(Metric):
         weights = as_weights(sample_weight, y_pred)
         weights = 1.0 if weights is None else weights
         axis = None if self.average == "micro" else 0
-        counts = [host.asarray((weights * v).sum(axis=axis)) for v in (
+        counts = [to_host((weights * v).sum(axis=axis)) for v in (
             predicted * y_true, predicted * (1 - y_true), (1 - predicted) * y_true, y_true)]
         self.counts = counts if self.counts is None else [a + b for a, b in zip(self.counts,
                                                                                    counts)]
@@ -238,8 +239,8 @@ class BinaryIoU(Metric):
         predicted = (y_pred >= self.threshold).astype("int64").ravel()
         actual = (y_true > 0.5).astype("int64").ravel()
         weights = as_weights(sample_weight, y_pred)
-        weights = None if weights is None else host.asarray(weights).ravel()
-        self.matrix += host.bincount(host.asarray(actual * 2 + predicted), weights=weights,
+        weights = None if weights is None else to_host(weights).ravel()
+        self.matrix += host.bincount(to_host(actual * 2 + predicted), weights=weights,
                                      minlength=4).reshape(2, 2)
 
     def result(self):

@@ -7,6 +7,7 @@ over all samples seen. ``RootMeanSquaredError`` and ``R2Score`` keep sums of the
 import math
 import warnings
 
+from dendrite import backend_ops
 from dendrite.backend import epsilon, get_array_module
 from dendrite.errors import arg_error, check_number
 from dendrite.metrics.base import Mean, Metric, as_weights, make_wrapper
@@ -147,7 +148,7 @@ class R2Score(Metric):
         weighted_sum, squared_sum, residual, count = self.sums
         xp = get_array_module(weighted_sum)
         total = squared_sum - weighted_sum * (weighted_sum / count)
-        with xp.errstate(divide="ignore", invalid="ignore"):
+        with backend_ops.errstate(total, divide="ignore", invalid="ignore"):
             scores = 1 - residual / total
         scores = xp.where(xp.isinf(scores), 0.0, scores)
         if self.class_aggregation == "uniform_average":
