@@ -28,6 +28,21 @@ LAYERS = {
     "flatten": (lambda: layers.Flatten(), (2, 3, 4)),
     "simple_rnn": (lambda: layers.SimpleRNN(4), (3, 5, 2)),
     "lstm": (lambda: layers.LSTM(3, return_sequences=True), (2, 4, 3)),
+    "gru": (lambda: layers.GRU(3, go_backwards=True), (2, 4, 3)),
+    "bidirectional_lstm": (lambda: layers.Bidirectional(layers.LSTM(2)), (2, 3, 3)),
+    "conv1d_causal": (lambda: layers.Conv1D(3, 2, padding="causal", activation="relu"),
+                      (2, 6, 2)),
+    "global_max_pooling2d": (lambda: layers.GlobalMaxPooling2D(), (2, 4, 4, 3)),
+    "sum_pooling2d": (lambda: layers.SumPooling2D(2), (2, 4, 4, 3)),
+    "layer_normalization": (lambda: layers.LayerNormalization(), (4, 6)),
+    "up_sampling2d": (lambda: layers.UpSampling2D(2), (2, 3, 3, 2)),
+    "zero_padding2d": (lambda: layers.ZeroPadding2D(1), (2, 3, 3, 2)),
+    "reshape": (lambda: layers.Reshape((6, 2)), (2, 3, 4)),
+    "softmax": (lambda: layers.Softmax(), (3, 5)),
+    "elu": (lambda: layers.ELU(), (3, 5)),
+    "leaky_relu": (lambda: layers.LeakyReLU(), (3, 5)),
+    "relu_capped": (lambda: layers.ReLU(max_value=0.5), (3, 5)),
+    "time_distributed_dense": (lambda: layers.TimeDistributed(layers.Dense(2)), (2, 3, 4)),
 }
 
 
@@ -43,6 +58,37 @@ def _twin(make, backend_name, shape):
     for variable, value in zip(layer.weights, reference.weights):
         variable.assign(value.numpy())
     return layer, reference
+
+
+MERGE_LAYERS = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"]
+
+
+@pytest.mark.parametrize("name", MERGE_LAYERS)
+def test_merge_layer_matches_numpy(xp, name):
+    rng = np.random.default_rng(10)
+    inputs = [rng.standard_normal((3, 4)) for _ in range(2)]
+    dy = rng.standard_normal((3, 8 if name == "Concatenate" else 4))
+    reference = getattr(layers, name)(dtype="float64")
+    y_ref, dx_ref = reference.forward(inputs), reference.backward(dy)
+    layer = getattr(layers, name)(dtype="float64")
+    y = layer.forward([backend.to_device(a, xp) for a in inputs])
+    dx = layer.backward(backend.to_device(dy, xp))
+    np.testing.assert_allclose(backend.to_host(y), y_ref, **CLOSE)
+    for got, want in zip(dx, dx_ref):
+        np.testing.assert_allclose(backend.to_host(got), want, **CLOSE)
+
+
+def test_embedding_matches_numpy(xp, backend_name):
+    ids = np.random.default_rng(11).integers(0, 7, (3, 5))
+    layer, reference = _twin(lambda: layers.Embedding(7, 4), backend_name, ids.shape)
+    dy = np.random.default_rng(12).standard_normal((3, 5, 4))
+    y_ref = reference.forward(ids)
+    reference.backward(dy)
+    y = layer.forward(backend.to_device(ids, xp))
+    layer.backward(backend.to_device(dy, xp))
+    np.testing.assert_allclose(backend.to_host(y), y_ref, **CLOSE)
+    np.testing.assert_allclose(backend.to_host(layer.embeddings.grad), reference.embeddings.grad,
+                               **CLOSE)
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
