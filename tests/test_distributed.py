@@ -8,6 +8,7 @@ the test instead of blocking the suite): alone for the reference, and with
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -94,9 +95,11 @@ def test_strategy_without_mpi4py_names_the_extra_and_the_command(monkeypatch):
 @pytest.mark.parametrize("model", ["mlp", "convnet"])
 @pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-5), ("float64", 1e-10)])
 def test_two_ranks_train_like_one_process(tmp_path, model, dtype, tolerance):
-    # 20 steps of 32 samples; the convnet has BatchNormalization and Dropout
+    # 20 steps of 32 samples, validation on 160 more; the convnet has BatchNormalization and
+    # Dropout
     (one, one_w), (rank0, rank0_w), (rank1, rank1_w) = _train_both(
-        tmp_path, "--model", model, "--dtype", dtype, "--samples", 640, "--batch", 32)
+        tmp_path, "--model", model, "--dtype", dtype, "--samples", 800, "--batch", 32,
+        "--validation-split", 0.2)
     assert len(rank0["hashes"]) == 20 and rank0["iterations"] == one["iterations"] == 20
     # identical weights on both ranks after every step
     assert rank0["hashes"] == rank1["hashes"]
@@ -108,9 +111,12 @@ def test_two_ranks_train_like_one_process(tmp_path, model, dtype, tolerance):
         np.testing.assert_array_equal(rank0_w[key], rank1_w[key])
     # the loss and metrics are reduced over the global batch: the same on every rank
     assert rank0["history"] == rank1["history"] and rank0["evaluate"] == rank1["evaluate"]
-    np.testing.assert_allclose(rank0["history"]["loss"], one["history"]["loss"],
-                               rtol=100 * tolerance)
+    assert set(rank0["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(rank0["history"][key], one["history"][key],
+                                   rtol=100 * tolerance)
     assert rank0["history"]["accuracy"] == one["history"]["accuracy"]
+    assert rank0["history"]["val_accuracy"] == one["history"]["val_accuracy"]
     np.testing.assert_allclose(rank0["evaluate"]["loss"], one["evaluate"]["loss"],
                                rtol=100 * tolerance)
 
@@ -149,6 +155,17 @@ def test_a_batch_smaller_than_the_ranks_is_refused_on_every_rank(tmp_path):
     assert code != 0
     assert ("MPIStrategy: a training batch of 1 sample(s) cannot be split over 2 ranks"
             in output), output
+
+
+@needs_mpi
+def test_a_nan_in_one_ranks_rows_stops_every_rank_with_the_same_message(tmp_path):
+    # the NaN sample reaches one rank's rows; the loss is computed on the gathered batch
+    code, output, _ = _run(tmp_path, "--nan-sample", 5, ranks=2)
+    assert code == 4, output  # both ranks caught FloatingPointError and exited
+    messages = [(tmp_path / f"rank{rank}.error").read_text() for rank in (0, 1)]
+    assert messages[0] == messages[1]
+    assert re.fullmatch(r"Sequential\(name='\w+'\): the loss became nan at epoch 1, batch \d+; "
+                        r"training stopped before applying that update\. .*", messages[0])
 
 
 # ------------------------------------------------------------------ faults

@@ -6,7 +6,8 @@ writes ``rank<r>.json`` (per-step SHA-256 of the weights, the history, evaluate'
 
 Usage: python train.py --out DIR [--model mlp|convnet] [--dtype float32|float64]
        [--batch 32] [--samples 640] [--epochs 1] [--optimizer sgd|adam] [--fail raise|kill --fail-rank 1 --fail-step 3]
-       [--backup DIR --stop-epoch E] [--init] [--verbose 0|1|2]
+       [--backup DIR --stop-epoch E] [--init] [--verbose 0|1|2] [--validation-split 0.2]
+       [--nan-sample I]
 """
 
 import argparse
@@ -36,6 +37,8 @@ parser.add_argument("--fail-step", type=int, default=3)
 parser.add_argument("--backup")
 parser.add_argument("--init", action="store_true", help="dd.distributed.init(), no strategy=")
 parser.add_argument("--verbose", type=int, default=0)
+parser.add_argument("--validation-split", type=float, default=0.0)
+parser.add_argument("--nan-sample", type=int, help="make this training sample NaN")
 parser.add_argument("--stop-epoch", type=int)
 args = parser.parse_args()
 
@@ -65,6 +68,8 @@ else:
 # by their own tiny norm, which turns float32 rounding into differences of order lr per step
 optimizer = (dd.optimizers.SGD(args.lr, momentum=0.9) if args.optimizer == "sgd"
              else dd.optimizers.Adam(1e-3))
+if args.nan_sample is not None:
+    x[args.nan_sample] = np.nan
 model.compile(optimizer, "sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
@@ -95,13 +100,19 @@ record = Record()
 callbacks = [record]
 if args.backup:  # first, so that its backup of an epoch is written before Record stops the run
     callbacks.insert(0, dd.callbacks.BackupAndRestore(args.backup))
-history = model.fit(x, y, batch_size=args.batch, epochs=args.epochs, verbose=args.verbose,
-                    callbacks=callbacks, strategy=strategy)
+os.makedirs(args.out, exist_ok=True)
+try:
+    history = model.fit(x, y, batch_size=args.batch, epochs=args.epochs, verbose=args.verbose,
+                        callbacks=callbacks, validation_split=args.validation_split,
+                        strategy=strategy)
+except FloatingPointError as error:  # every rank should raise it, with the same message
+    with open(os.path.join(args.out, f"rank{rank}.error"), "w") as handle:
+        handle.write(str(error))
+    sys.exit(4)
 evaluation = model.evaluate(x, y, batch_size=args.batch, verbose=0, return_dict=True,
                             strategy=strategy)
 predictions = model.predict(x[:37], batch_size=8, verbose=0, strategy=strategy)
 
-os.makedirs(args.out, exist_ok=True)
 with open(os.path.join(args.out, f"rank{rank}.json"), "w") as handle:
     json.dump({"hashes": record.hashes, "history": history.history, "evaluate": evaluation,
                "iterations": model.optimizer.iterations,
