@@ -195,6 +195,23 @@ def seed_global_generator(seed):
     _global_generator = numpy.random.default_rng(seed)
 
 
+_device_constants = {}
+
+
+def device_constant(array, like):
+    """``array``, a host array that never changes (gate orders, scales), in the module of
+    ``like``: itself on the host; on a device a copy made once and kept with it, so a step does not
+    upload it again."""
+    xp = get_array_module(like)
+    if xp is numpy:
+        return array
+    key = (id(array), xp.__name__)
+    entry = _device_constants.get(key)
+    if entry is None or entry[0] is not array:
+        entry = _device_constants[key] = (array, xp.asarray(array))
+    return entry[1]
+
+
 _device_streams = {}
 
 

@@ -229,12 +229,14 @@ class BaseRNN(Layer):
         input_mask = None
         if training and self.dropout > 0:
             input_mask = to_device_like(
-                dropout_mask(self._rng, (batch, features), self.dropout, self.dtype), x)
+                dropout_mask(backend.random_stream(self._rng, x), (batch, features), self.dropout,
+                             self.dtype), x)
             x_tm *= input_mask
         recurrent_mask = None
         if training and self.recurrent_dropout > 0:
             recurrent_mask = to_device_like(
-                dropout_mask(self._rng, (batch, self.units), self.recurrent_dropout, self.dtype), x)
+                dropout_mask(backend.random_stream(self._rng, x), (batch, self.units),
+                             self.recurrent_dropout, self.dtype), x)
         step_mask = self._step_mask(mask, batch, timesteps, xp)
         # the input projection of every step at once: (T*B, F) @ (F, G*u)
         kernel, input_bias = self._projection()
@@ -494,14 +496,14 @@ class LSTM(BaseRNN):
             self._gate_scale[:3 * u] = 0.5  # sigmoid(z) = (1 + tanh(z / 2)) / 2
 
     def _to_internal(self, columns):
-        return columns[..., self._order]
+        return columns[..., backend.device_constant(self._order, columns)]
 
     def _from_internal(self, columns):
-        return columns[..., self._inverse]
+        return columns[..., backend.device_constant(self._inverse, columns)]
 
     def _scaled(self, columns):
         if self._fast:
-            columns *= to_device_like(self._gate_scale, columns)
+            columns *= backend.device_constant(self._gate_scale, columns)
         return columns
 
     def _projection(self):
