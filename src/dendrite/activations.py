@@ -14,7 +14,7 @@ Numerics: sigmoid, softmax, log_softmax and softplus never overflow or return Na
 import math
 
 from dendrite import jit_kernels
-from dendrite.backend import get_array_module
+from dendrite.backend import get_array_module, host
 from dendrite.saving import serialization
 
 _SQRT_2 = 1.4142135623730951
@@ -99,7 +99,10 @@ def erf(x):
     y = _horner(u, small_fit)
     y *= work
     tail = ~(xp.abs(work) < 2)  # NaN stays in the first branch, where it propagates
-    if tail.any():
+    if xp is not host:  # on a device: the tail everywhere, selected, so nothing is read back
+        a = xp.minimum(xp.abs(work), 6.0)
+        y = xp.where(tail, xp.sign(work) * (1 - xp.exp(-a * a) * _horner(a / 2 - 2, large_fit)), y)
+    elif tail.any():
         a = xp.minimum(xp.abs(work[tail]), 6.0)
         y[tail] = xp.sign(work[tail]) * (1 - xp.exp(-a * a) * _horner(a / 2 - 2, large_fit))
     return y.astype(x.dtype, copy=False)
