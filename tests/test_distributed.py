@@ -88,6 +88,22 @@ def test_strategy_without_mpi4py_names_the_extra_and_the_command(monkeypatch):
     assert "openmpi-bin libopenmpi-dev" in MPI_MISSING
 
 
+@needs_mpi
+def test_weights_on_a_device_backend_are_refused_with_a_message():
+    # one process (MPI singleton); host_guard stands in for a GPU backend
+    code = ("import numpy as np, dendrite as dd\n"
+            "from dendrite import testing_backends\n"
+            "dd.config.set_backend('host_guard')\n"
+            "model = dd.Sequential([dd.Input((3,)), dd.layers.Dense(2)])\n"
+            "model.predict(np.ones((4, 3)), strategy=dd.distributed.MPIStrategy())\n")
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
+                            text=True, timeout=TIMEOUT, env=_env())
+    assert result.returncode != 0
+    assert ("NotImplementedError: MPIStrategy: Sequential(name='sequential') has its weights on "
+            "host_guard; the strategy all-reduces NumPy arrays (the NCCL path for device buffers "
+            "is not built yet)") in result.stderr, result.stderr
+
+
 # ------------------------------------------------------------------ equivalence
 
 

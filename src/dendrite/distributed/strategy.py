@@ -6,8 +6,10 @@ import math
 import sys
 import time
 
+from dendrite.backend import get_array_module
 from dendrite.backend import host as np
 from dendrite.distributed import sync_layers
+from dendrite.errors import describe
 
 MPI_MISSING = (
     "dendrite.distributed needs mpi4py and an MPI library: pip install 'dendrite[mpi]' (with "
@@ -110,6 +112,13 @@ class MPIStrategy:
         if getattr(model, "_strategy", None) is not None:
             yield self
             return
+        devices = [xp for xp in (get_array_module(v.value) for v in model.weights) if xp is not np]
+        if devices:
+            raise NotImplementedError(
+                f"MPIStrategy: {describe(model)} has its weights on "
+                f"{getattr(devices[0], '__name__', devices[0])}; the "
+                "strategy all-reduces NumPy arrays (the NCCL path for device buffers is not "
+                "built yet): train it on the NumPy backend")
         model._strategy = self
         patched = sync_layers.patch(model, self)
         try:
