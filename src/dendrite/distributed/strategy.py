@@ -74,8 +74,12 @@ class MPIStrategy:
     ``MPI_Abort``, which ends every rank (instead of leaving them blocked in a collective); a rank
     killed outright is reported by ``mpirun``, which ends the others.
 
-    Not exact under the strategy: losses added with ``add_loss`` that depend on the batch (their
-    gradient is summed over ranks), and random draws inside recurrent cells (recurrent dropout).
+    Every rank builds the same global batch (from arrays, or from a generator or PyDataset that
+    must yield the same batches on every rank) and computes on a view of its rows. A training batch
+    needs at least one sample per rank. Not exact under the strategy: losses added with
+    ``add_loss`` that depend on the batch (their gradient is summed over ranks), and random draws
+    inside recurrent cells (recurrent dropout). Weights must be on the NumPy backend (the NCCL
+    path for device buffers is not built).
 
     Args:
         comm: an mpi4py communicator. Default ``MPI.COMM_WORLD``.
