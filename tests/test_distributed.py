@@ -88,6 +88,19 @@ def test_strategy_without_mpi4py_names_the_extra_and_the_command(monkeypatch):
     assert "openmpi-bin libopenmpi-dev" in MPI_MISSING
 
 
+@pytest.mark.parametrize("method", ["fit", "evaluate", "predict"])
+def test_strategy_argument_is_checked(method):
+    import dendrite as dd
+
+    model = dd.Sequential([dd.Input((3,)), dd.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    x, y = np.ones((4, 3), "float32"), np.ones((4, 2), "float32")
+    arguments = (x,) if method == "predict" else (x, y)
+    with pytest.raises(ValueError, match=rf"{method}: strategy must be a "
+                       r"dendrite.distributed.MPIStrategy or None; got strategy='mpi'"):
+        getattr(model, method)(*arguments, verbose=0, strategy="mpi")
+
+
 @needs_mpi
 def test_weights_on_a_device_backend_are_refused_with_a_message():
     # one process (MPI singleton); host_guard stands in for a GPU backend

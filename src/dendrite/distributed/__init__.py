@@ -18,6 +18,7 @@ until a strategy is made.
 """
 
 from dendrite.distributed.strategy import MPIStrategy, import_mpi
+from dendrite.errors import arg_error
 
 _default = None
 
@@ -42,6 +43,16 @@ def current():
     return _default
 
 
+def resolve(strategy, who):
+    """The strategy ``who`` (``"fit"``, ``"evaluate"``, ``"predict"``) runs with: ``strategy``,
+    or :func:`current` when it is None; anything else raises a ValueError naming it."""
+    if strategy is None:
+        return _default
+    if not isinstance(strategy, MPIStrategy):
+        raise arg_error(who, "strategy", "a dendrite.distributed.MPIStrategy or None", strategy)
+    return strategy
+
+
 def rank():
     """This process's rank, 0 to ``size() - 1``: the strategy's after :func:`init`, else the
     rank in ``MPI.COMM_WORLD`` (needs mpi4py; 0 for a script started without mpirun)."""
@@ -57,4 +68,4 @@ def size():
     return import_mpi().COMM_WORLD.Get_size()
 
 
-__all__ = ["MPIStrategy", "current", "init", "rank", "size"]
+__all__ = ["MPIStrategy", "current", "init", "rank", "resolve", "size"]

@@ -356,7 +356,7 @@ class Model(Layer):
 
         With a ``dendrite.distributed`` strategy (``strategy`` or the one ``init()`` made), each
         rank computes its rows of every batch and all ranks return the gathered outputs."""
-        strategy = strategy if strategy is not None else distributed.current()
+        strategy = distributed.resolve(strategy, "predict")
         if strategy is not None and self._strategy is None:
             with strategy.scope(self):
                 return self.predict(x, batch_size=batch_size, verbose=verbose, steps=steps,
@@ -509,7 +509,7 @@ class Model(Layer):
         data-parallel over MPI, ``batch_size`` being the global batch; see
         :class:`dendrite.distributed.MPIStrategy`.
         """
-        strategy = strategy if strategy is not None else distributed.current()
+        strategy = distributed.resolve(strategy, "fit")
         if strategy is not None and self._strategy is None:
             with strategy.scope(self):
                 return self.fit(
@@ -677,7 +677,7 @@ class Model(Layer):
         ``(x, y)`` or ``(x, y, sample_weight)`` batches, ``steps`` of them (default: all).
         With a ``dendrite.distributed`` strategy each rank computes its rows of every batch;
         every rank returns the same values."""
-        strategy = strategy if strategy is not None else distributed.current()
+        strategy = distributed.resolve(strategy, "evaluate")
         if strategy is not None and self._strategy is None:
             with strategy.scope(self):
                 return self.evaluate(x, y, batch_size=batch_size, verbose=verbose,
