@@ -390,25 +390,6 @@ class TracedLayer:
         own = [v for v in self._variables if v.trainable]
         return _unique([*own, *(v for layer in sublayers(self) for v in layer.trainable_weights)])
 
-    @property
-    def non_trainable_weights(self):
-        trainable = {id(v) for v in self.trainable_weights}
-        return [v for v in self.weights if id(v) not in trainable]
-
-    def get_weights(self):
-        return [v.numpy() for v in self.weights]
-
-    def set_weights(self, weights):
-        from dendrite.layers.base import check_weight_shapes
-
-        variables, weights = self.weights, list(weights)
-        if len(weights) != len(variables):
-            raise ValueError(f"{describe(self)}: expected {len(variables)} weight arrays; got "
-                             f"{len(weights)}.")
-        check_weight_shapes(self, variables, weights)
-        for variable, value in zip(variables, weights):
-            variable.assign(value)
-
     def count_params(self):
         return sum(v.size for v in self.weights)
 

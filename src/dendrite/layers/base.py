@@ -141,8 +141,8 @@ class Layer:
     @trainable.setter
     def trainable(self, value):
         if not isinstance(value, bool):
-            raise ValueError(f"{describe(self)}: trainable must be True or False; got "
-                             f"trainable={value!r}")
+            message = f"{describe(self)}: trainable must be True or False; got trainable={value!r}"
+            raise ValueError(message)  # noqa: TRY004 (a bad argument value, as the tests expect)
         self._trainable = value
 
     @property
@@ -160,17 +160,17 @@ class Layer:
         return [v for v in self.weights if id(v) not in trainable]
 
     def get_weights(self):
-        """Host copies of the weights, in creation order."""
-        return [v.numpy() for v in self._variables]
+        """Host copies of :attr:`weights`, in creation order."""
+        return [v.numpy() for v in self.weights]
 
     def set_weights(self, weights):
         """Copy ``weights`` (a list of arrays, in :meth:`get_weights` order) into the layer."""
-        weights = list(weights)
-        if len(weights) != len(self._variables):
-            raise ValueError(f"{describe(self)}: expected {len(self._variables)} weight arrays; "
+        variables, weights = self.weights, list(weights)
+        if len(weights) != len(variables):
+            raise ValueError(f"{describe(self)}: expected {len(variables)} weight arrays; "
                              f"got {len(weights)}.")
-        check_weight_shapes(self, self._variables, weights)
-        for variable, value in zip(self._variables, weights):
+        check_weight_shapes(self, variables, weights)
+        for variable, value in zip(variables, weights):
             variable.assign(value)
 
     def count_params(self):
