@@ -90,6 +90,18 @@ def test_tuner_follows_the_load(machine):
     assert tuner.threads == 2 and tuner.trials == 3
 
 
+def test_slower_steps_on_one_thread_start_no_trial(machine):
+    """On one thread a busier machine cannot be answered with fewer threads: no (costly) trial."""
+    machine.load = "busy"
+    tuner = threads.StepTuner(clock=machine.clock)
+    machine.run(tuner, 20)
+    assert tuner.threads == 1 and tuner.trials == 1
+    machine.costs = {"busier": {1: 6.0, 2: 80.0}}
+    machine.load = "busier"
+    machine.run(tuner, 200)
+    assert tuner.trials == 1 and machine.step_threads.count(2) == 1
+
+
 def test_periodic_recheck_backs_off(machine, monkeypatch):
     monkeypatch.setattr(threads, "FIRST_RECHECK_SECONDS", 10.0)
     tuner = threads.StepTuner(clock=machine.clock)

@@ -13,8 +13,10 @@ processes, an MLP epoch took 50x its idle time with 2 BLAS threads and 2.4x with
    than the best so far is dropped after that one step, so a trial costs one slow step when the
    machine is busy (one thread comes first: it is never far from the best);
 2. re-runs the trial, the current count first, when the step time drifts from what the trial
-   measured (the machine got busier or quieter), and otherwise every 10 s; each trial that
-   confirms the choice doubles both waits (up to 1280 steps and 10 min).
+   measured in a direction another count could answer (slower steps with more than one thread:
+   the machine got busier; faster steps with fewer than all: it got quieter), and otherwise
+   every 10 s; each trial that confirms the choice doubles both waits (up to 1280 steps and
+   10 min).
 
 Threads are set with threadpoolctl (the process's BLAS libraries, nothing else) and for the
 compiled kernels of :mod:`dendrite.jit_kernels` with numba, and given back when the loop ends; environment variables are never touched. :func:`set_num_threads` pins a count
@@ -169,8 +171,12 @@ class StepTuner:
         self._recent = (self._recent + [seconds])[-RECENT:]
         if len(self._recent) == RECENT:
             ratio = _median(self._recent) / self._reference
-            if ratio > HOPELESS or (self._since_trial >= self._gap
-                                    and not 1 / DRIFT <= ratio <= DRIFT):
+            # slower steps can only call for fewer threads, faster ones for more: a drift that no
+            # other candidate could answer starts no trial
+            slower = ratio > DRIFT and self.threads > min(self._candidates)
+            faster = ratio < 1 / DRIFT and self.threads < max(self._candidates)
+            if (ratio > HOPELESS and slower) or (self._since_trial >= self._gap
+                                                 and (slower or faster)):
                 self._start_trial()
                 return
         if now >= self._next_recheck:
