@@ -14,7 +14,35 @@ from dendrite.errors import (
 from dendrite.layers.base import Layer
 
 
-class BatchNormalization(Layer):
+class _Normalization(Layer):
+    """Base of the normalization layers: the learned affine map y = gamma * x_hat + beta, applied
+    after normalizing x to x_hat (gamma with ``scale``, beta with ``center``)."""
+
+    def _init_affine(self, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
+                     gamma_regularizer):
+        self.center = check_bool(self, "center", center)
+        self.scale = check_bool(self, "scale", scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+
+    def _add_affine_weights(self, shape):
+        self.gamma = (self.add_weight("gamma", shape, self.gamma_initializer,
+                                      self.gamma_regularizer) if self.scale else None)
+        self.beta = (self.add_weight("beta", shape, self.beta_initializer,
+                                     self.beta_regularizer) if self.center else None)
+
+    def _scale_and_center(self, x_hat):
+        """y = gamma * x_hat + beta, gamma and beta reshaped to ``self._broadcast_shape``."""
+        shape = self._broadcast_shape
+        y = x_hat * self.gamma.value.reshape(shape) if self.scale else x_hat.copy()
+        if self.center:
+            y += self.beta.value.reshape(shape)
+        return y
+
+
+class BatchNormalization(_Normalization):
     """Batch normalization (Ioffe & Szegedy, 2015) with Keras's conventions.
 
         y = gamma * (x - mean) / sqrt(var + epsilon) + beta
@@ -76,14 +104,10 @@ class BatchNormalization(Layer):
         self.momentum = fraction(self, "momentum", momentum, closed_right=True)
         self.epsilon = check_number(self, "epsilon", epsilon, low=0, low_open=True,
                                     expected="a positive float")
-        self.center = check_bool(self, "center", center)
-        self.scale = check_bool(self, "scale", scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
+        self._init_affine(center, scale, beta_initializer, gamma_initializer, beta_regularizer,
+                          gamma_regularizer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
 
     def _feature_axis(self, input_shape):
         ndim = len(input_shape)
@@ -102,10 +126,7 @@ class BatchNormalization(Layer):
         self._reduce_axes = tuple(a for a in range(self._ndim) if a != axis)
         self._broadcast_shape = tuple(features if a == axis else 1 for a in range(self._ndim))
         shape = (features,)
-        self.gamma = (self.add_weight("gamma", shape, self.gamma_initializer,
-                                      self.gamma_regularizer) if self.scale else None)
-        self.beta = (self.add_weight("beta", shape, self.beta_initializer,
-                                     self.beta_regularizer) if self.center else None)
+        self._add_affine_weights(shape)
         self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer,
                                            trainable=False)
         self.moving_variance = self.add_weight("moving_variance", shape,
@@ -136,10 +157,7 @@ class BatchNormalization(Layer):
         inv_std = 1 / xp.sqrt(var + self.epsilon)
         x_hat *= inv_std
         self._x_hat, self._inv_std = x_hat, inv_std
-        y = x_hat * self.gamma.value.reshape(shape) if self.scale else x_hat.copy()
-        if self.center:
-            y += self.beta.value.reshape(shape)
-        return y
+        return self._scale_and_center(x_hat)
 
     def _update_moving(self, moving, statistic):
         # moving = momentum * moving + (1 - momentum) * statistic, in place
@@ -185,7 +203,7 @@ class BatchNormalization(Layer):
                 "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
 
 
-class LayerNormalization(Layer):
+class LayerNormalization(_Normalization):
     """Layer normalization (Ba et al., 2016): each example normalized over its feature axes.
 
         y = gamma * (x - mean) / sqrt(var + epsilon) + beta
@@ -225,12 +243,8 @@ class LayerNormalization(Layer):
         self.axis = int(axis) if is_integer(axis) else [int(a) for a in axis]
         self.epsilon = check_number(self, "epsilon", epsilon, low=0, low_open=True,
                                     expected="a positive float")
-        self.center = check_bool(self, "center", center)
-        self.scale = check_bool(self, "scale", scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self._init_affine(center, scale, beta_initializer, gamma_initializer, beta_regularizer,
+                          gamma_regularizer)
 
     def _axes(self, input_shape):
         ndim = len(input_shape)
@@ -248,11 +262,7 @@ class LayerNormalization(Layer):
         self._ndim, self._norm_axes = len(input_shape), axes
         self._broadcast_shape = tuple(input_shape[a] if a in axes else 1
                                       for a in range(len(input_shape)))
-        shape = tuple(input_shape[a] for a in axes)
-        self.gamma = (self.add_weight("gamma", shape, self.gamma_initializer,
-                                      self.gamma_regularizer) if self.scale else None)
-        self.beta = (self.add_weight("beta", shape, self.beta_initializer,
-                                     self.beta_regularizer) if self.center else None)
+        self._add_affine_weights(tuple(input_shape[a] for a in axes))
 
     def forward(self, x, training=False):
         if x.ndim != self._ndim or any(x.shape[a] != self._broadcast_shape[a]
@@ -269,10 +279,7 @@ class LayerNormalization(Layer):
         inv_std = 1 / xp.sqrt(var + self.epsilon)
         x_hat *= inv_std
         self._x_hat, self._inv_std = x_hat, inv_std
-        y = x_hat * self.gamma.value.reshape(self._broadcast_shape) if self.scale else x_hat.copy()
-        if self.center:
-            y += self.beta.value.reshape(self._broadcast_shape)
-        return y
+        return self._scale_and_center(x_hat)
 
     def backward(self, dy, need_dx=True):
         x_hat, axes = self._x_hat, self._norm_axes
