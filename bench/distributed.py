@@ -5,8 +5,8 @@ BLAS thread (``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` = 1 and threadpoolct
 float32, SGD, the same *global* batch on 1 and 2 ranks. Timed: ``fit`` over ``--steps`` batches
 after one warm-up epoch; the Allreduce share is the wall time inside the gradient ``Allreduce``
 (waiting for the slower rank included) over the step time; "alone ms" is the median of 20
-Allreduces of the same buffer started together after a barrier. Also printed: the parameter count and
-the bytes each step all-reduces, and, from the measured single-rank step time, the network
+Allreduces of the same buffer started together after a barrier. Also printed: the parameter count
+and the bytes each step all-reduces, and, from the measured single-rank step time, the network
 bandwidth per rank a ring Allreduce (2 (N - 1) / N x model bytes per step) needs at 8, 64 and 512
 ranks to stay below the compute time (README, "Scaling past one machine").
 
