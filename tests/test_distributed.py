@@ -222,9 +222,11 @@ def test_a_killed_rank_ends_every_rank_naming_it(tmp_path):
 
 
 @needs_mpi
-def test_resume_from_backup_equals_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("model", ["mlp", "convnet"])
+def test_resume_from_backup_equals_an_uninterrupted_run(tmp_path, model):
+    # Adam's slots, BatchNormalization's moving statistics and Dropout's generator all resume
     backup = tmp_path / "backup"
-    arguments = ["--samples", 200, "--epochs", 3, "--optimizer", "adam"]
+    arguments = ["--model", model, "--samples", 200, "--epochs", 3, "--optimizer", "adam"]
     code, output, _ = _run(tmp_path / "full", *arguments, ranks=2)
     assert code == 0, output
     code, output, _ = _run(tmp_path / "part", *arguments, "--backup", backup, "--stop-epoch", 2,
