@@ -92,10 +92,7 @@ def _batch_norm_forward(self, x, training=False):
     x_hat *= inv_std
     # the global count rides in the (truthy) flag the cache already keeps for backward
     self._x_hat, self._inv_std, self._batch_statistics = x_hat, inv_std, float(count)
-    y = x_hat * self.gamma.value.reshape(shape) if self.scale else x_hat.copy()
-    if self.center:
-        y += self.beta.value.reshape(shape)
-    return y
+    return self._scale_and_center(x_hat)
 
 
 def _batch_norm_backward(self, dy, need_dx=True):
