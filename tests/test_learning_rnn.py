@@ -2,7 +2,7 @@
 50 steps (``examples/adding_problem.py`` as it ships), which an LSTM solves and a SimpleRNN of the
 same size does not."""
 
-import importlib.util
+import runpy
 from pathlib import Path
 
 import pytest
@@ -13,19 +13,12 @@ from dendrite import layers
 ADDING_EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "adding_problem.py"
 
 
-def _adding_example():
-    spec = importlib.util.spec_from_file_location("adding_problem_example", ADDING_EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _adding_mse(cell):
     """The example's test MSE after 8 epochs of 100 batches (its defaults: 50 steps, 32 units)."""
-    example = _adding_example()
-    x, y = example.adding_problem(6400, 50, seed=0)
-    x_test, y_test = example.adding_problem(1000, 50, seed=1)
-    val_losses, _ = example.train(cell, x, y, x_test, y_test, units=32, epochs=8, seed=0)
+    example = runpy.run_path(str(ADDING_EXAMPLE))  # its functions; main() does not run
+    x, y = example["adding_problem"](6400, 50, seed=0)
+    x_test, y_test = example["adding_problem"](1000, 50, seed=1)
+    val_losses, _ = example["train"](cell, x, y, x_test, y_test, units=32, epochs=8, seed=0)
     return val_losses[-1]
 
 
