@@ -20,6 +20,7 @@ import inspect
 from dendrite import backend
 from dendrite.errors import describe
 from dendrite.graph import Graph, Node, SymbolicTensor
+from dendrite.variables import unique_variables
 
 _traces = []  # the traces in progress, innermost last
 
@@ -292,15 +293,6 @@ def sublayers(layer):
     return list(found.values())
 
 
-def _unique(variables):
-    seen, result = set(), []
-    for variable in variables:
-        if id(variable) not in seen:
-            seen.add(id(variable))
-            result.append(variable)
-    return result
-
-
 class TracedLayer:
     """The methods of a traced subclassed layer (copied onto its class by :func:`install`)."""
 
@@ -381,14 +373,16 @@ class TracedLayer:
 
     @property
     def weights(self):
-        return _unique([*self._variables, *(v for layer in sublayers(self) for v in layer.weights)])
+        inner = (v for layer in sublayers(self) for v in layer.weights)
+        return unique_variables([*self._variables, *inner])
 
     @property
     def trainable_weights(self):
         if not self.trainable:
             return []
         own = [v for v in self._variables if v.trainable]
-        return _unique([*own, *(v for layer in sublayers(self) for v in layer.trainable_weights)])
+        inner = (v for layer in sublayers(self) for v in layer.trainable_weights)
+        return unique_variables([*own, *inner])
 
     def count_params(self):
         return sum(v.size for v in self.weights)
@@ -441,7 +435,7 @@ class TracedModel:
         from dendrite.models.model import Model
 
         inner = Model.weights.fget(self) if self._graph is not None else []
-        return _unique([*self._variables, *inner,
+        return unique_variables([*self._variables, *inner,
                         *(v for layer in sublayers(self) for v in layer.weights)])
 
     @property
@@ -449,7 +443,7 @@ class TracedModel:
         if not self.trainable:
             return []
         own = [v for v in self._variables if v.trainable]
-        return _unique([*own, *(v for layer in self.layers for v in layer.trainable_weights),
+        return unique_variables([*own, *(v for layer in self.layers for v in layer.trainable_weights),
                         *(v for layer in sublayers(self) for v in layer.trainable_weights)])
 
 

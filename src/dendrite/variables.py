@@ -81,6 +81,16 @@ class Variable(TensorOperators):
         return f"<Variable {self.name!r} shape={tuple(self.shape)} dtype={self.dtype}>"
 
 
+def unique_variables(variables):
+    """``variables`` without repeats (a shared layer's, a nested model's), in first-seen order."""
+    seen, result = set(), []
+    for variable in variables:
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            result.append(variable)
+    return result
+
+
 class FlatParameters:
     """Lay out trainable variables as views into one value buffer and one gradient buffer.
 

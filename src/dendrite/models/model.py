@@ -12,7 +12,7 @@ from dendrite.models import data
 from dendrite.models.compiled import CompiledLoss
 from dendrite.models.data import Batches, as_list
 from dendrite.models.interrupt import DeferredInterrupt
-from dendrite.variables import FlatParameters
+from dendrite.variables import FlatParameters, unique_variables
 
 DEFAULT_BATCH_SIZE = 32
 
@@ -180,22 +180,14 @@ class Model(Layer):
 
     @property
     def weights(self):
-        return _unique(v for layer in self.layers for v in layer.weights)
+        return unique_variables(v for layer in self.layers for v in layer.weights)
 
     @property
     def trainable_weights(self):
         """Every trainable weight of the model's layers; none while the model is frozen."""
         if not self.trainable:
             return []
-        return _unique(v for layer in self.layers for v in layer.trainable_weights)
-
-    @property
-    def non_trainable_weights(self):
-        trainable = {id(v) for v in self.trainable_weights}
-        return [v for v in self.weights if id(v) not in trainable]
-
-    def get_weights(self):
-        return [v.numpy() for v in self.weights]
+        return unique_variables(v for layer in self.layers for v in layer.trainable_weights)
 
     def set_weights(self, weights):
         variables = self.weights
@@ -820,15 +812,6 @@ def _by_name(values, names, model, what):
                          f"{names}; got {sorted(values)}")
     items = [values[name] for name in names]
     return items if len(items) > 1 else items[0]
-
-
-def _unique(variables):
-    seen, result = set(), []
-    for variable in variables:
-        if id(variable) not in seen:
-            seen.add(id(variable))
-            result.append(variable)
-    return result
 
 
 def _zeros_like_input(tensor, dys):
