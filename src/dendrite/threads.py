@@ -18,14 +18,13 @@ processes, an MLP epoch took 50x its idle time with 2 BLAS threads and 2.4x with
    every 10 s; each trial that confirms the choice doubles both waits (up to 1280 steps and
    10 min).
 
-Threads are set with threadpoolctl (the process's BLAS libraries, nothing else) and for the
-compiled kernels of :mod:`dendrite.jit_kernels` with numba, and given back when the loop ends; environment variables are never touched. :func:`set_num_threads` pins a count
+Threads are set with threadpoolctl (the process's BLAS libraries, nothing else) and given back
+when the loop ends; environment variables are never touched. :func:`set_num_threads` pins a count
 instead (``dendrite.config.set_num_threads``; ``dendrite train --threads N``).
 """
 
 import time
 
-from dendrite import jit_kernels
 from dendrite.errors import arg_error
 
 _pinned = None
@@ -143,7 +142,6 @@ class StepTuner:
     def _apply(self, threads):
         for lib in self._controller.lib_controllers:
             lib.set_num_threads(threads)
-        jit_kernels.set_num_threads(threads)
 
     def _start_trial(self):
         """Time each candidate in turn, the current count first (known not to be hopeless)."""
@@ -155,7 +153,7 @@ class StepTuner:
 
     def _switch(self, threads):
         self.threads = threads
-        self._apply(threads)  # also when unchanged: the compiled kernels may have loaded since
+        self._apply(threads)
 
     def _step_done(self, seconds, now):
         if len(self._candidates) == 1:
