@@ -239,15 +239,3 @@ def make_generator(seed=None):
     if seed is None:
         seed = int(_global_generator.integers(0, 2**63 - 1))
     return numpy.random.default_rng(seed)
-
-
-def erf(x):
-    """Element-wise error function for either array module (NumPy has none of its own)."""
-    xp = get_array_module(x)
-    if xp is not numpy:
-        from cupyx.scipy.special import erf as cupy_erf
-
-        return cupy_erf(x)
-    import math
-
-    return numpy.vectorize(math.erf, otypes=[x.dtype])(x) if x.size else x.copy()
