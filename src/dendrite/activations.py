@@ -6,9 +6,11 @@ Each activation ``f`` comes as
   Jacobian, shape (..., n, n)),
 * an :class:`Activation` object with ``forward(x, out=None)`` and ``backward(dy, x, y)``, the
   kernels layers call. ``needs`` says which of x (the input) and y (the output) backward reads, so
-  a layer keeps only that one in its cache and may compute ``forward`` in place when only y is needed.
+  a layer keeps only that one in its cache and may compute ``forward`` in place when only y is
+  needed.
 
-Numerics: sigmoid, softmax, log_softmax and softplus never overflow or return NaN, even at |x| = 1000.
+Numerics: sigmoid, softmax, log_softmax and softplus never overflow or return NaN, even at
+|x| = 1000.
 """
 
 import math
@@ -173,7 +175,8 @@ def gelu(x, approximate=False):
 
 
 def softmax(x, axis=-1):
-    """f(x)_i = exp(x_i) / sum_j exp(x_j) over ``axis``, shifted by the max so exp cannot overflow."""
+    """f(x)_i = exp(x_i) / sum_j exp(x_j) over ``axis``, shifted by the max so exp cannot
+    overflow."""
     xp = get_array_module(x)
     e = xp.exp(x - x.max(axis=axis, keepdims=True))
     e /= e.sum(axis=axis, keepdims=True)
@@ -427,7 +430,8 @@ class LogSoftmax(Activation):
 
 _CLASSES = {
     cls.name: cls
-    for cls in (Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, SiLU, GELU, Softmax, LogSoftmax)
+    for cls in (Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, SiLU, GELU, Softmax,
+                LogSoftmax)
 }
 _ALIASES = {"swish": "silu", None: "linear"}
 serialization.register_builtins("activations", _CLASSES, names={**_CLASSES, "swish": SiLU},

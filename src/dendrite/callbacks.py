@@ -82,7 +82,8 @@ class CallbackList(Callback):
 
 
 class History(Callback):
-    """Records the epoch-end logs: ``history[name]`` is the list of values, ``epoch`` the indices."""
+    """Records the epoch-end logs: ``history[name]`` is the list of values, ``epoch`` the
+    indices."""
 
     def __init__(self):
         super().__init__()
@@ -342,7 +343,8 @@ class ModelCheckpoint(_MonitorCallback):
 
     Args:
         filepath: path ending in ``.keras`` (or ``.weights.h5`` with ``save_weights_only``); may
-            hold ``{epoch:02d}`` and any logged value, e.g. ``"ckpt-{epoch:02d}-{val_loss:.2f}.keras"``.
+            hold ``{epoch:02d}`` and any logged value, e.g.
+            ``"ckpt-{epoch:02d}-{val_loss:.2f}.keras"``.
         monitor: logged quantity for ``save_best_only``. Default "val_loss".
         verbose: 1 prints each save. Default 0.
         save_best_only: save only when ``monitor`` improves (the file then always holds the best).
@@ -370,8 +372,8 @@ class ModelCheckpoint(_MonitorCallback):
         self.save_freq = _check_save_freq("ModelCheckpoint", save_freq)
         suffix = ".weights.h5" if self.save_weights_only else ".keras"
         if not self.filepath.endswith(suffix):
-            raise ValueError(f"ModelCheckpoint: with save_weights_only={self.save_weights_only} the "
-                             f"filepath must end in {suffix}; got filepath={self.filepath!r}")
+            raise ValueError(f"ModelCheckpoint: with save_weights_only={self.save_weights_only} "
+                             f"the filepath must end in {suffix}; got filepath={self.filepath!r}")
         self._counter = None if save_freq == "epoch" else _BatchCounter(save_freq)
         self._epoch = 0
 

@@ -1,7 +1,7 @@
 """Global settings, with Keras's names: ``floatx``, ``set_floatx``, ``epsilon``, ``set_epsilon``;
 the device backend: ``backend`` / ``set_backend`` / ``backend_scope`` ("numpy" or "cupy", see
-:mod:`dendrite.backend`); and the BLAS threads of training and inference: ``set_num_threads`` / ``get_num_threads`` (None,
-the default, lets :mod:`dendrite.threads` choose by measurement)."""
+:mod:`dendrite.backend`); and the BLAS threads of training and inference: ``set_num_threads`` /
+``get_num_threads`` (None, the default, lets :mod:`dendrite.threads` choose by measurement)."""
 
 from dendrite.backend import (
     backend,

@@ -194,7 +194,8 @@ class Graph:
             if id(node) in self._shared:
                 layer.restore_cache(self._caches[id(node)])
             if len(dys) > 1:
-                dys = [dy if dy is not None else _zeros_for(t, dys) for dy, t in zip(dys, node.outputs)]
+                dys = [dy if dy is not None else _zeros_for(t, dys)
+                       for dy, t in zip(dys, node.outputs)]
             kwargs = {}
             need_dx = need_input_grads or id(node) not in self._reads_only_inputs
             if not need_dx and declares(layer, "backward", "need_dx"):

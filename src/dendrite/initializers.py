@@ -1,8 +1,8 @@
 """Weight initializers with Keras 3's names, defaults and formulas.
 
 Every initializer is called as ``init(shape, dtype=None)`` and returns a new array. With an integer
-``seed`` an initializer returns the same values on every call (Keras 3 semantics); with ``seed=None``
-each call draws a fresh seed from the process-wide generator, which
+``seed`` an initializer returns the same values on every call (Keras 3 semantics); with
+``seed=None`` each call draws a fresh seed from the process-wide generator, which
 :func:`dendrite.utils.set_random_seed` resets.
 
 Fans (Keras's rule): for a kernel of shape (..., fan_in_axis, fan_out_axis) the receptive field is
@@ -140,7 +140,8 @@ class VarianceScaling(Initializer):
     """Samples whose variance is ``scale / n``, n = fan_in, fan_out or their mean (``mode``).
 
     distribution "truncated_normal": stddev = sqrt(scale / n) / 0.8796 truncated at 2 stddev;
-    "untruncated_normal": stddev = sqrt(scale / n); "uniform": U[-limit, limit], limit = sqrt(3 scale / n).
+    "untruncated_normal": stddev = sqrt(scale / n);
+    "uniform": U[-limit, limit], limit = sqrt(3 scale / n).
     Defaults: scale=1.0, mode="fan_in", distribution="truncated_normal".
     """
 

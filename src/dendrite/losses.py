@@ -4,8 +4,8 @@ A loss object is called as ``loss(y_true, y_pred, sample_weight=None)`` and retu
 training, ``compute(y_true, y_pred, sample_weight)`` returns the same value and a cache, and
 ``gradient(cache)`` returns d(loss)/d(y_pred): the loss object itself keeps no state, so one object
 can serve several outputs of a model. ``forward``/``backward()`` are the same pair keeping the last
-cache on the object, for using a loss on its own. Each loss reduces its per-sample values (the mean over the
-last axis for element-wise losses) with ``reduction``, documented once here:
+cache on the object, for using a loss on its own. Each loss reduces its per-sample values (the mean
+over the last axis for element-wise losses) with ``reduction``, documented once here:
 
 * ``"sum_over_batch_size"`` (default): sum(w * values) / number of values,
 * ``"sum"``: sum(w * values),

@@ -135,7 +135,8 @@ class Optimizer:
         self._clip(grads)
         lr = self.learning_rate
         if self.weight_decay:
-            flat.values *= 1 - lr * self.weight_decay  # w -= lr wd w, in place (no model-size temporary)
+            # w -= lr wd w, in place (no model-size temporary)
+            flat.values *= 1 - lr * self.weight_decay
         self.iterations += 1
         self.update(flat.values, grads, lr, self.iterations)
 

@@ -251,7 +251,8 @@ def plot_mistakes(x, y_true, probabilities, class_names=None, max_images=25, pat
     for ax, i in zip(axes, wrong):
         ax.imshow(images[i], cmap="gray_r" if images[i].ndim == 2 else None)
         ax.set_title(
-            f"true {names[y_true[i]]}\npredicted {names[predicted[i]]} ({100 * confidence[i]:.0f} %)",
+            f"true {names[y_true[i]]}\npredicted {names[predicted[i]]} "
+            f"({100 * confidence[i]:.0f} %)",
             fontsize=9,
             color="firebrick",
         )

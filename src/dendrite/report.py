@@ -22,7 +22,8 @@ _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
        margin: 2em auto; max-width: 1100px; padding: 0 1em; color: #1d2430; background: #fff; }
 h1 { font-size: 1.7em; margin-bottom: 0.2em; }
-h2 { font-size: 1.25em; margin-top: 1.8em; border-bottom: 1px solid #d5dbe3; padding-bottom: 0.2em; }
+h2 { font-size: 1.25em; margin-top: 1.8em; border-bottom: 1px solid #d5dbe3;
+     padding-bottom: 0.2em; }
 .headline { font-size: 1.15em; margin: 0.6em 0 1em; }
 .headline b { color: #0b5394; }
 table { border-collapse: collapse; margin: 0.5em 0; }

@@ -77,8 +77,8 @@ class InverseTimeDecay(ExponentialDecay):
 
 
 class CosineDecay(LearningRateSchedule):
-    """lr(step) = initial_learning_rate * ((1 - alpha) * (1 + cos(pi * s / decay_steps)) / 2 + alpha)
-    with s = min(step, decay_steps).
+    """lr(step) = initial_learning_rate * ((1 - alpha) * (1 + cos(pi * s / decay_steps)) / 2
+    + alpha) with s = min(step, decay_steps).
 
     Args:
         initial_learning_rate: the rate at step 0.

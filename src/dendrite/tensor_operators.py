@@ -1,8 +1,9 @@
 """Python operators on symbolic tensors and variables, mapped to :mod:`dendrite.ops`.
 
-``x + residual``, ``x * 2``, ``inputs @ self.w``, ``-x``, ``abs(x)``, ``x[:, 0]`` and the comparisons
-each record one op node (or, on a variable outside a trace, compute on its value). ``bool(x)`` of a
-symbolic tensor has no value to give: it raises :class:`~dendrite.tracing.TracingError`.
+``x + residual``, ``x * 2``, ``inputs @ self.w``, ``-x``, ``abs(x)``, ``x[:, 0]`` and the
+comparisons each record one op node (or, on a variable outside a trace, compute on its value).
+``bool(x)`` of a symbolic tensor has no value to give: it raises
+:class:`~dendrite.tracing.TracingError`.
 """
 
 

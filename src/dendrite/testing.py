@@ -5,11 +5,11 @@ preservation, config round trip, output-shape inference, PyTorch parity) in one 
 ``run_layer_test`` and Chainer's ``FunctionTestCase`` do; it is built on ``check_gradients``.
 
 ``check_gradients`` compares what ``backward`` returns against central differences of a scalar
-objective. For a layer (or activation) the objective is sum(dy * forward(x)) with a *random* upstream
-gradient dy, so every output element matters; for a loss it is the loss itself; for a regularizer its
-penalty. It checks the input gradient and every trainable parameter's gradient. Small arrays are
-checked element by element; large ones along random unit directions, comparing the directional
-derivative with grad . u (Chainer's method).
+objective. For a layer (or activation) the objective is sum(dy * forward(x)) with a *random*
+upstream gradient dy, so every output element matters; for a loss it is the loss itself; for a
+regularizer its penalty. It checks the input gradient and every trainable parameter's gradient.
+Small arrays are checked element by element; large ones along random unit directions, comparing the
+directional derivative with grad . u (Chainer's method).
 """
 
 import importlib
@@ -105,7 +105,8 @@ def _objective_and_gradients(target, inputs, multi, y_true, training, rng):
 
 
 def _freeze_randomness(layer):
-    """A function that resets the layer's random generator, so each evaluation draws the same noise."""
+    """A function that resets the layer's random generator, so each evaluation draws the same
+    noise."""
     rng = getattr(layer, "_rng", None)
     if rng is None:
         return lambda: None
@@ -409,7 +410,8 @@ def _check_output_shapes(layer_cls, init_kwargs, layer, shapes, multi, outputs):
             tuple(inferred)]
         expected = [(None if batch is None else a[0], *a[1:]) for a in actual]
         if inferred != expected:
-            raise AssertionError(f"run_layer_test: compute_output_shape({given if multi else given[0]})"
+            raise AssertionError("run_layer_test: compute_output_shape("
+                                 f"{given if multi else given[0]})"
                                  f" = {inferred if multi or len(inferred) > 1 else inferred[0]}; "
                                  f"the output has shape {actual}")
     symbolic_inputs = [Input(shape=s[1:], dtype="float64") for s in shapes]
@@ -490,8 +492,8 @@ def _check_config_round_trip(layer_cls, layer, x, build_shape, training):
         False, True]
     for mode in modes:
         clone.set_weights(layer.get_weights())
-        for ours, theirs in zip(_as_list(layer(x, training=mode)), _as_list(clone(x, training=mode)),
-                                strict=True):
+        for ours, theirs in zip(_as_list(layer(x, training=mode)),
+                                _as_list(clone(x, training=mode)), strict=True):
             if not np.array_equal(ours, theirs):
                 raise AssertionError(f"run_layer_test: the layer rebuilt from its config computes "
                                      f"another function (training={mode})")

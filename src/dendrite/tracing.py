@@ -443,8 +443,11 @@ class TracedModel:
         if not self.trainable:
             return []
         own = [v for v in self._variables if v.trainable]
-        return unique_variables([*own, *(v for layer in self.layers for v in layer.trainable_weights),
-                        *(v for layer in sublayers(self) for v in layer.trainable_weights)])
+        return unique_variables([
+            *own,
+            *(v for layer in self.layers for v in layer.trainable_weights),
+            *(v for layer in sublayers(self) for v in layer.trainable_weights),
+        ])
 
 
 # ---------------------------------------------------------------------------- custom losses

@@ -2,9 +2,9 @@
 
 A :class:`Variable` owns ``value`` and ``grad`` (same shape and dtype). When a model is built,
 :class:`FlatParameters` rebinds every trainable variable's ``value`` and ``grad`` as views into two
-contiguous 1-D buffers, so zeroing gradients is one ``fill`` and an optimizer updates the whole model
-with a few vectorized in-place operations. Layers therefore add into ``grad`` with ``+=`` (so a layer
-used twice sums both contributions) and never rebind it.
+contiguous 1-D buffers, so zeroing gradients is one ``fill`` and an optimizer updates the whole
+model with a few vectorized in-place operations. Layers therefore add into ``grad`` with ``+=`` (so
+a layer used twice sums both contributions) and never rebind it.
 """
 
 from dendrite.backend import get_array_module, to_device
@@ -25,7 +25,8 @@ class Variable(TensorOperators):
 
     Attributes:
         value: array of ``shape``.
-        grad: array of ``shape``, d(loss)/d(value), accumulated by ``backward``; None if not trainable.
+        grad: array of ``shape``, d(loss)/d(value), accumulated by ``backward``; None if not
+            trainable.
     """
 
     def __init__(self, name, value, trainable=True, regularizer=None):
@@ -112,7 +113,8 @@ class FlatParameters:
         dtypes = {v.dtype for v in self.variables}
         if len(dtypes) > 1:
             names = ", ".join(f"{v.name}:{v.dtype}" for v in self.variables)
-            raise ValueError(f"All trainable variables of a model must share one dtype; got {names}")
+            raise ValueError("All trainable variables of a model must share one dtype; "
+                             f"got {names}")
         xp = get_array_module(*(v.value for v in self.variables))
         dtype = dtypes.pop() if dtypes else "float32"
         total = sum(v.size for v in self.variables)
@@ -142,7 +144,8 @@ class FlatParameters:
             a is b and a.value.base is not None and _shares(a.value, self.values)
             and _shares(a.grad, self.grads)
             for a, b in zip(variables, self.variables)
-        ) and all(a is b and _shares(a.grad, self.frozen_grads) for a, b in zip(frozen, self.frozen))
+        ) and all(a is b and _shares(a.grad, self.frozen_grads)
+                  for a, b in zip(frozen, self.frozen))
 
     def zero_grads(self):
         self.grads.fill(0)

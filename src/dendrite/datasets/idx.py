@@ -93,7 +93,8 @@ def read_idx(path):
 
 
 def _read_into(file, buffer, name, what):
-    """Fill the uint8 array ``buffer`` from ``file`` or raise a ValueError if the file ends first."""
+    """Fill the uint8 array ``buffer`` from ``file`` or raise a ValueError if the file ends
+    first."""
     view = memoryview(buffer)
     received = 0
     try:

@@ -27,7 +27,8 @@ class _PrefixLabel:
 
 
 def prefix_label(prefix):
-    """Return a labeller for :func:`load_image_folder`: 1 if a file's base name starts with ``prefix``.
+    """Return a labeller for :func:`load_image_folder`: 1 if a file's base name starts with
+    ``prefix``.
 
     Only the start of the base name counts, so ``noncat.0001.png`` is 0 for the prefix "cat".
 

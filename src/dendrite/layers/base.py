@@ -19,7 +19,8 @@ setting attributes on it:
   that declares ``logit_grad`` receives a loss's fused gradient with respect to its
   pre-activation; ``dy`` is then the gradient from the layer's other consumers, or None;
 * ``forward(x, training=False, mask=None)``: a layer that declares ``mask`` receives the mask of its
-  input; ``compute_mask(inputs, mask)`` gives the mask of its output (see :meth:`Layer.compute_mask`).
+  input; ``compute_mask(inputs, mask)`` gives the mask of its output (see
+  :meth:`Layer.compute_mask`).
 
 Arguments every layer accepts (documented once here): ``name`` (unique default from the class
 name), ``dtype`` (float dtype of the weights and outputs; default :func:`dendrite.config.floatx`),
@@ -66,7 +67,8 @@ class Layer:
                  batch_input_shape=None, **kwargs):
         check_unknown_kwargs(type(self).__name__, kwargs)
         if name is not None and (not isinstance(name, str) or not name):
-            raise ValueError(f"{type(self).__name__}: name must be a non-empty string; got {name!r}")
+            raise ValueError(f"{type(self).__name__}: name must be a non-empty string; "
+                             f"got {name!r}")
         self.name = name or unique_name(snake_case(type(self).__name__))
         self.dtype = backend.standardize_dtype(dtype)
         self.trainable = trainable
@@ -196,7 +198,8 @@ class Layer:
         node = Node(self, inputs if isinstance(inputs, (list, tuple)) else [inputs])
         self._inbound_nodes.append(node)
         if isinstance(output_shapes, list):
-            node.outputs = [SymbolicTensor(s, self.dtype, node, i) for i, s in enumerate(output_shapes)]
+            node.outputs = [SymbolicTensor(s, self.dtype, node, i)
+                            for i, s in enumerate(output_shapes)]
             return list(node.outputs)
         node.outputs = [SymbolicTensor(output_shapes, self.dtype, node, 0)]
         return node.outputs[0]

@@ -173,7 +173,8 @@ class _Conv(KernelLayer):
         return self._output_layout(self.activate(z))
 
     def backward(self, dy, need_dx=True, logit_grad=None):
-        dy, logit_grad = (None if g is None else self._as_kernel_layout(g) for g in (dy, logit_grad))
+        dy, logit_grad = (None if g is None else self._as_kernel_layout(g)
+                          for g in (dy, logit_grad))
         dz = self.pre_activation_gradient(dy, logit_grad)
         rank2 = self.rank == 2
         dx = conv2d_backward(

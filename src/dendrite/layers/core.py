@@ -119,7 +119,8 @@ class Dense(KernelLayer):
     supports_masking = True  # element-wise along time: the mask passes through
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 **kwargs):
         super().__init__(activation, use_bias, kernel_initializer, bias_initializer,
                          kernel_regularizer, bias_regularizer, **kwargs)
         self.units = positive_int(self, "units", units)
@@ -294,7 +295,8 @@ class _NoiseLayer(Layer):
 
 
 class Dropout(_NoiseLayer):
-    """Inverted Bernoulli dropout: in training, y = x * mask / (1 - rate), mask ~ Bernoulli(1 - rate).
+    """Inverted Bernoulli dropout: in training, y = x * mask / (1 - rate),
+    mask ~ Bernoulli(1 - rate).
 
     Identity at inference. Args: rate in [0, 1), fraction of inputs dropped; seed (int or None).
     """

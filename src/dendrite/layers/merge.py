@@ -1,12 +1,12 @@
 """Merge layers: combine a list of tensors into one (Keras's merging layers and their functions).
 
 Element-wise merges (:class:`Add`, :class:`Subtract`, :class:`Multiply`, :class:`Average`,
-:class:`Maximum`, :class:`Minimum`) broadcast as Keras does: the batch sizes must be equal; the other
-axes are aligned from the right and each pair must be equal or 1; an input with fewer axes reads as
-if size-1 axes were inserted right after its batch axis, so (batch, 5) against (batch, 3, 5) reads as
-(batch, 1, 5). :class:`Concatenate` needs equal shapes except along its axis; :class:`Dot` contracts
-one axis of each of two inputs per example. Every shape error names the layer and lists every input
-shape.
+:class:`Maximum`, :class:`Minimum`) broadcast as Keras does: the batch sizes must be equal; the
+other axes are aligned from the right and each pair must be equal or 1; an input with fewer axes
+reads as if size-1 axes were inserted right after its batch axis, so (batch, 5) against
+(batch, 3, 5) reads as (batch, 1, 5). :class:`Concatenate` needs equal shapes except along its
+axis; :class:`Dot` contracts one axis of each of two inputs per example. Every shape error names
+the layer and lists every input shape.
 
 ``backward(dy)`` returns the list of input gradients, in input order, each shaped like its input;
 where an input was broadcast, its gradient is summed over the broadcast axes.
@@ -90,7 +90,8 @@ class Merge(Layer):
 
 
 def _expand(x, rank):
-    """Insert size-1 axes after the batch axis up to ``rank`` axes (Keras's rule for lower ranks)."""
+    """Insert size-1 axes after the batch axis up to ``rank`` axes (Keras's rule for lower
+    ranks)."""
     missing = rank - x.ndim
     return x if missing <= 0 else x.reshape(x.shape[0], *([1] * missing), *x.shape[1:])
 

@@ -532,7 +532,8 @@ class LSTM(BaseRNN):
     def _run_backward(self, dh_seq, carries, step_mask, recurrent_mask):
         xp = backend.get_array_module(carries[0])
         cache = self._cache
-        h_seq, c_seq, tanh_c, gates = cache["h_seq"], cache["c_seq"], cache["tanh_c"], cache["gates"]
+        h_seq, c_seq = cache["h_seq"], cache["c_seq"]
+        tanh_c, gates = cache["tanh_c"], cache["gates"]
         timesteps, units = len(h_seq) - 1, self.units
         dgates = xp.empty_like(gates)
         dh, dc = carries
@@ -735,7 +736,8 @@ class Bidirectional(Layer):
                  "zero_output_for_mask": zero_output})
         else:
             if not isinstance(backward_layer, BaseRNN):
-                raise arg_error(self, "backward_layer", "a recurrent layer (SimpleRNN, LSTM or GRU)",
+                raise arg_error(self, "backward_layer",
+                                "a recurrent layer (SimpleRNN, LSTM or GRU)",
                                 describe(backward_layer))
             for attribute in ("return_sequences", "return_state", "stateful"):
                 if getattr(backward_layer, attribute) != getattr(layer, attribute):

@@ -33,7 +33,8 @@ def categorical_accuracy(y_true, y_pred):
     """
     xp = get_array_module(y_pred)
     _check_one_hot("categorical_accuracy", y_true, y_pred)
-    return (xp.asarray(y_true).argmax(axis=-1) == xp.asarray(y_pred).argmax(axis=-1)).astype("float64")
+    matches = xp.asarray(y_true).argmax(axis=-1) == xp.asarray(y_pred).argmax(axis=-1)
+    return matches.astype("float64")
 
 
 def _check_one_hot(name, y_true, y_pred):
@@ -105,7 +106,8 @@ def confusion_matrix(y_true, y_pred, num_classes=None):
 BinaryAccuracy = make_wrapper(binary_accuracy, "binary_accuracy", threshold=0.5)
 CategoricalAccuracy = make_wrapper(categorical_accuracy, "categorical_accuracy")
 SparseCategoricalAccuracy = make_wrapper(sparse_categorical_accuracy, "sparse_categorical_accuracy")
-TopKCategoricalAccuracy = make_wrapper(top_k_categorical_accuracy, "top_k_categorical_accuracy", k=5)
+TopKCategoricalAccuracy = make_wrapper(top_k_categorical_accuracy, "top_k_categorical_accuracy",
+                                       k=5)
 SparseTopKCategoricalAccuracy = make_wrapper(sparse_top_k_categorical_accuracy,
                                          "sparse_top_k_categorical_accuracy", k=5)
 

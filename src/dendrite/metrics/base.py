@@ -3,7 +3,8 @@
 A metric accumulates over batches. Built-in metrics keep their running sums as Python floats; a
 user's subclass may instead create state with :meth:`Metric.add_variable` (a non-trainable
 :class:`~dendrite.variables.Variable` with ``assign``/``assign_add``), which the base
-``reset_state`` sets back to its initial value. Calling a metric updates it and returns ``result()``.
+``reset_state`` sets back to its initial value. Calling a metric updates it and returns
+``result()``.
 """
 
 import re

@@ -10,7 +10,8 @@ from dendrite.graph import declares
 
 
 def _per_output(value, names, what):
-    """Spread ``value`` (one item, a list in output order, or a dict by output name) over outputs."""
+    """Spread ``value`` (one item, a list in output order, or a dict by output name) over
+    outputs."""
     if isinstance(value, dict):
         unknown = set(value) - set(names)
         if unknown:

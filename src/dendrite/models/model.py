@@ -226,7 +226,8 @@ class Model(Layer):
         fractions = (0.3, 0.25, 0.12) if connected else (0.4, 0.33, 0.27)
         widths = [int(line_length * f) for f in fractions]
         widths.append(line_length - sum(widths))
-        header = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if connected else [])
+        header = (["Layer (type)", "Output Shape", "Param #"]
+                  + (["Connected to"] if connected else []))
         rows = []
         nodes = ([t.node for t in self.inputs] if connected else []) + self._graph.nodes
         calls = {}
@@ -377,7 +378,8 @@ class Model(Layer):
             callback_list.on_predict_batch_end(step, {"outputs": outputs})
         callback_list.on_predict_end()
         if results is None:
-            results = [backend.host.empty((0, *t.shape[1:]), dtype=self.dtype) for t in self.outputs]
+            results = [backend.host.empty((0, *t.shape[1:]), dtype=self.dtype)
+                       for t in self.outputs]
         return self._structure_outputs(results)
 
     def _predict_stream(self, source, steps, callbacks):
@@ -513,7 +515,8 @@ class Model(Layer):
         epochs = check_number("fit", "epochs", epochs, integer=True, low=1,
                               expected="a positive integer")
         initial_epoch = check_number("fit", "initial_epoch", initial_epoch, integer=True, low=0,
-                                     high=epochs - 1, expected=f"an integer in [0, epochs={epochs})")
+                                     high=epochs - 1,
+                                     expected=f"an integer in [0, epochs={epochs})")
         data.refuse_with_stream("fit", x, y=y, sample_weight=sample_weight,
                                 batch_size=batch_size)
         batch_size = _batch_size(self, batch_size)

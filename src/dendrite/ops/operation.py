@@ -24,7 +24,8 @@ from dendrite.graph import SymbolicTensor
 from dendrite.layers.base import Layer, snake_case
 from dendrite.variables import Variable
 
-INPUT = "__input__"  # the placeholder, in ``Operation.arguments``, of an argument read from the graph
+# the placeholder, in ``Operation.arguments``, of an argument read from the graph
+INPUT = "__input__"
 
 
 def unbroadcast(grad, shape):

@@ -228,7 +228,8 @@ class Squeeze(Operation):
 
     def output_shape(self, shape):
         axes = ([i for i, d in enumerate(shape) if d == 1] if self.axis is None else
-                [a % len(shape) for a in ((self.axis,) if isinstance(self.axis, int) else self.axis)])
+                [a % len(shape)
+                 for a in ((self.axis,) if isinstance(self.axis, int) else self.axis)])
         if any(shape[a] != 1 for a in axes):
             raise ValueError(f"{type(self).__name__}(name={self.name!r}): can only squeeze axes "
                              f"of size 1; got axis={self.axis} for shape {shape}")

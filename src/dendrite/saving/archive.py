@@ -11,8 +11,8 @@ A ``.keras`` file is Keras 3's zip (members stored uncompressed, as Keras writes
 so a file written by dendrite loads in Keras 3 and one written by Keras 3 loads in dendrite when
 every layer in it exists in dendrite. Loading is safe whatever the file holds (see safety): nothing
 named in it is imported or run, nothing is unpickled or extracted to disk, and sizes are checked
-before anything is allocated. Writing is atomic (see atomic): a crash or an error mid-save leaves the
-previous file as it was.
+before anything is allocated. Writing is atomic (see atomic): a crash or an error mid-save leaves
+the previous file as it was.
 """
 
 import datetime
@@ -142,8 +142,8 @@ def _check_file(path, signature, what):
         if head[:1] == b"\x80":
             kind = " (it looks like a pickle, which dendrite never loads)"
         elif signature == b"PK" and head == _HDF5_SIGNATURE[:2]:
-            kind = (" (it is an HDF5 file: a Keras 2 model file is not read; re-save it from Keras 3"
-                    " as .keras, or load a .weights.h5 file with load_weights)")
+            kind = (" (it is an HDF5 file: a Keras 2 model file is not read; re-save it from"
+                    " Keras 3 as .keras, or load a .weights.h5 file with load_weights)")
         raise FileFormatError(f"{path}: not {what}{kind}; it starts with {head!r}")
 
 

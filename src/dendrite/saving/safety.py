@@ -179,8 +179,8 @@ def check_zip_members(archive, path, required, max_total_bytes):
                 "compression bomb")
         total += info.file_size
     if total > max_total_bytes:
-        raise UnsafeFileError(f"{path}: archive members declare {total} bytes in all, more than the "
-                              f"limit of {max_total_bytes}")
+        raise UnsafeFileError(f"{path}: archive members declare {total} bytes in all, more than "
+                              f"the limit of {max_total_bytes}")
     missing = [name for name in required if name not in names]
     if missing:
         raise FileFormatError(f"{path}: the archive has no {', '.join(missing)} (members: "
@@ -188,7 +188,8 @@ def check_zip_members(archive, path, required, max_total_bytes):
 
 
 def read_member(archive, name, path, limit):
-    """The bytes of archive member ``name``, reading at most ``limit`` bytes whatever it declares."""
+    """The bytes of archive member ``name``, reading at most ``limit`` bytes whatever it
+    declares."""
     info = archive.getinfo(name)
     if info.file_size > limit:
         raise FileFormatError(f"{path}: {name} declares {info.file_size} bytes, more than the "
@@ -212,8 +213,8 @@ def check_dataset(dataset, shape, dtype, where, path):
         raise FileFormatError(f"{path}: {where} should be an array; got a "
                               f"{type(dataset).__name__}")
     if dataset.external or dataset.is_virtual:
-        raise UnsafeFileError(f"{path}: {where} stores its data in other files (external or virtual "
-                              "dataset); refusing it")
+        raise UnsafeFileError(f"{path}: {where} stores its data in other files (external or "
+                              "virtual dataset); refusing it")
     if tuple(dataset.shape or ()) != tuple(shape):
         raise FileFormatError(f"{path}: {where} has shape {tuple(dataset.shape or ())}; the model "
                               f"expects {tuple(shape)}")

@@ -1,4 +1,5 @@
-"""One registry behind every ``get`` / ``serialize`` / ``deserialize`` in dendrite, in Keras 3's schema.
+"""One registry behind every ``get`` / ``serialize`` / ``deserialize`` in dendrite, in Keras 3's
+schema.
 
 Everything a config can name (layers and models, activations, initializers, regularizers, losses,
 metrics, optimizers, learning-rate schedules) is found here by name, and only here. dendrite never
@@ -12,10 +13,11 @@ Written form (Keras 3's ``serialize_keras_object``)::
     {"module": "keras.initializers", "class_name": "GlorotUniform",
      "config": {"seed": None}, "registered_name": None}
 
-A registered user class is written with ``"module": None`` and ``"registered_name": "Package>Name"``.
-Layers also get ``"build_config": {"input_shape": [...]}`` when their input shape is known, and their
-``dtype`` is written as Keras's ``DTypePolicy``. Objects are read from a name (``"glorot_uniform"``),
-dendrite's short ``{"class_name": ..., "config": ...}``, the form above, or Keras's
+A registered user class is written with ``"module": None`` and
+``"registered_name": "Package>Name"``. Layers also get ``"build_config": {"input_shape": [...]}``
+when their input shape is known, and their ``dtype`` is written as Keras's ``DTypePolicy``. Objects
+are read from a name (``"glorot_uniform"``), dendrite's short
+``{"class_name": ..., "config": ...}``, the form above, or Keras's
 ``{"class_name": "function", "config": "relu"}`` for built-in functions. Keras options that dendrite
 lacks are accepted when they hold the value matching dendrite's behaviour (``kernel_constraint:
 None``, ``groups: 1`` ...) and refused otherwise, naming the option.

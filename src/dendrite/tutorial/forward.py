@@ -35,7 +35,8 @@ ACTIVATIONS = {
 
 
 def get_activation(name):
-    """The :class:`~dendrite.activations.Activation` for ``name``; ValueError listing valid names."""
+    """The :class:`~dendrite.activations.Activation` for ``name``; ValueError listing valid
+    names."""
     return lookup("activation", name, ACTIVATIONS)
 
 

@@ -1,4 +1,5 @@
-"""``PyDataset``: batches computed on demand, loaded in parallel (Keras 3's ``keras.utils.PyDataset``).
+"""``PyDataset``: batches computed on demand, loaded in parallel (Keras 3's
+``keras.utils.PyDataset``).
 
 A subclass defines ``__len__`` (batches per epoch) and ``__getitem__(index)`` returning one batch:
 ``(x, y)``, ``(x, y, sample_weight)`` or, for ``predict``, ``x`` alone, where ``x`` and ``y`` are
