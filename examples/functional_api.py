@@ -1,4 +1,5 @@
-"""The functional API: two inputs, two outputs, a shared frozen sub-model, a residual Add, a Concatenate.
+"""The functional API: two inputs, two outputs, a shared frozen sub-model, a residual Add, a
+Concatenate.
 
 Each MNIST image is cut into its top and bottom halves (two inputs of 392 pixels). One encoder,
 a small model of its own, reads both halves (a shared model, called at two nodes with the same
@@ -6,9 +7,12 @@ weights). It is first pretrained on its own for one epoch, then frozen (``traina
 reused inside the main model, whose new layers train on top of it:
 
     top ----> encoder (frozen) --+
-                                 +-> Concatenate -> Dense(128, relu) -> block -> Add -> digit Dense(10, softmax)
-    bottom -> encoder (frozen) --+                        |              ^     |
-                                                          +--------------+     +-> even Dense(1, sigmoid)
+                                 +-> Concatenate -> Dense(128, relu) -+-> block -> Add --+
+    bottom -> encoder (frozen) --+                                    |             ^    |
+                                                                      +-------------+    |
+    +------------------------------------------------------------------------------------+
+    +-> digit Dense(10, softmax)
+    +-> even Dense(1, sigmoid)
 
 where ``block`` is Dense(128, relu) followed by Dense(128), added back to its input (a residual
 connection). The model predicts the digit and whether it is even; ``compile`` takes one loss per

@@ -1,4 +1,5 @@
-"""Numerics of dendrite.activations: references, derivatives, gradients, stability, dtypes, torch."""
+"""Numerics of dendrite.activations: references, derivatives, gradients, stability, dtypes,
+torch."""
 
 import math
 import warnings
@@ -64,7 +65,8 @@ def _reference(name, x):
 
 
 def _away_from_kinks(shape, seed=0, low=0.1, high=3.0):
-    """Samples with |x| in [low, high]: no element sits near the kink at 0 of relu/leaky_relu/elu."""
+    """Samples with |x| in [low, high]: no element sits near the kink at 0 of
+    relu/leaky_relu/elu."""
     rng = np.random.default_rng(seed)
     return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(low, high, size=shape)
 

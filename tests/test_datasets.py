@@ -1,4 +1,5 @@
-"""Tests for dendrite.datasets: bundled data, IDX/CSV/image readers and the Fashion-MNIST download."""
+"""Tests for dendrite.datasets: bundled data, IDX/CSV/image readers and the Fashion-MNIST
+download."""
 
 import gzip
 import hashlib
@@ -72,7 +73,8 @@ def test_corrupted_bundled_file_raises_hash_error(module, tmp_path, monkeypatch)
     corrupted = tmp_path / module.DATA_PATH.name
     corrupted.write_bytes(bytes(data))
     monkeypatch.setattr(module, "DATA_PATH", corrupted)
-    pattern = rf"SHA256 mismatch for .*{module.DATA_PATH.name}: expected {module.SHA256}, got [0-9a-f]{{64}}"
+    pattern = (rf"SHA256 mismatch for .*{module.DATA_PATH.name}: expected {module.SHA256}, "
+               r"got [0-9a-f]{64}")
     with pytest.raises(ValueError, match=pattern):
         module.load_data()
 
@@ -176,7 +178,8 @@ def test_read_idx_truncated_data(tmp_path, compress):
     cut = raw[:-100]
     path = tmp_path / "cut-idx3-ubyte"
     path.write_bytes(gzip.compress(cut) if compress else cut)
-    pattern = r"cut-idx3-ubyte is truncated: expected 1568 bytes for the data of shape \(2, 28, 28\) .* got 1468"
+    pattern = (r"cut-idx3-ubyte is truncated: expected 1568 bytes for the data of shape "
+               r"\(2, 28, 28\) .* got 1468")
     with pytest.raises(ValueError, match=pattern):
         datasets.read_idx(path)
 
@@ -327,7 +330,8 @@ def test_fashion_mnist_real_files_from_debian_package(monkeypatch):
 
 @pytest.fixture
 def file_server(tmp_path):
-    """Serve ``tmp_path / "served"`` over HTTP on 127.0.0.1; yield (base URL, list of request paths)."""
+    """Serve ``tmp_path / "served"`` over HTTP on 127.0.0.1; yield (base URL, list of request
+    paths)."""
     served = tmp_path / "served"
     served.mkdir()
     requests = []

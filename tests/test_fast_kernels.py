@@ -20,8 +20,8 @@ TOLERANCE = {"float64": {"rtol": 1e-12, "atol": 1e-12}, "float32": {"rtol": 1e-4
 
 
 def direct_conv(x, w, b, strides, pads, dilation):
-    """z[n, i, j, f] = b[f] + sum over (a, c, ch) of x_pad[n, i*s + a*d, j*s + c*d, ch] w[a, c, ch, f],
-    one output pixel at a time (float64)."""
+    """z[n, i, j, f] = b[f] + sum over (a, c, ch) of x_pad[n, i*s + a*d, j*s + c*d, ch]
+    w[a, c, ch, f], one output pixel at a time (float64)."""
     x = ck.pad2d(x.astype("float64"), pads)
     kh, kw, _, filters = w.shape
     out_h = (x.shape[1] - dilation[0] * (kh - 1) - 1) // strides[0] + 1

@@ -517,7 +517,8 @@ def test_non_integer_sparse_labels():
         (
             "categorical_crossentropy",
             (64, 3),
-            r"y_true and y_pred must have the same shape; got y_true \(32, 3\) and y_pred \(32, 10\)",
+            (r"y_true and y_pred must have the same shape; got y_true \(32, 3\) and "
+             r"y_pred \(32, 10\)"),
         ),
         (
             "mse",
@@ -527,12 +528,14 @@ def test_non_integer_sparse_labels():
         (
             "mse",
             (64, 1),
-            r"y_true and y_pred must have the same shape; got y_true \(32, 1\) and y_pred \(32, 10\)",
+            (r"y_true and y_pred must have the same shape; got y_true \(32, 1\) and "
+             r"y_pred \(32, 10\)"),
         ),
         (
             "sparse_categorical_crossentropy",
             (64, 10),
-            r"expected integer labels of shape \(32,\) for y_pred \(32, 10\); got y_true \(32, 10\)",
+            (r"expected integer labels of shape \(32,\) for y_pred \(32, 10\); "
+             r"got y_true \(32, 10\)"),
         ),
     ],
 )

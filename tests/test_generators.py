@@ -1,4 +1,5 @@
-"""Generators, iterators and PyDataset give fit/evaluate/predict the same results as arrays (#12)."""
+"""Generators, iterators and PyDataset give fit/evaluate/predict the same results as arrays
+(#12)."""
 
 import math
 import threading

@@ -47,7 +47,7 @@ def test_issue8_fused_sigmoid_output_read_by_a_merge_layer():
                           [rng.integers(0, 2, (5, 2)).astype(F64), rng.standard_normal((5, 2))])
 
 
-# ---------------------------------------------------------------------------- 2. one loss, two outputs
+# ----------------------------------------------------------------------- 2. one loss, two outputs
 
 
 def test_issue8_one_loss_object_serves_several_outputs():
@@ -188,7 +188,8 @@ def test_issue8_a_layer_used_as_two_outputs_gets_two_names():
 def test_dict_outputs_name_the_outputs():
     rng = np.random.default_rng(8)
     x = dd.Input(shape=(3,), name="features")
-    model = dd.Model(x, {"score": layers.Dense(1)(x), "label": layers.Dense(2, activation="softmax")(x)})
+    model = dd.Model(x, {"score": layers.Dense(1)(x),
+                         "label": layers.Dense(2, activation="softmax")(x)})
     assert model.output_names == ["score", "label"]
     model.compile("adam", loss={"score": "mse", "label": "sparse_categorical_crossentropy"})
     model.fit({"features": rng.standard_normal((8, 3))},

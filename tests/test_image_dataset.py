@@ -157,7 +157,8 @@ def test_fit_on_the_dataset_matches_fit_on_arrays(cat_folder, workers):
     ({"label_mode": "binary", "class_names": None, "subfolders": 3}, ValueError,
      r'label_mode="binary" needs exactly 2 classes; got class_names=\[.a., .b., .c.\]'),
     ({"label_mode": "sparse"}, ValueError,
-     r"label_mode must be one of \['int', 'categorical', 'binary', None\]; got label_mode='sparse'"),
+     (r"label_mode must be one of \['int', 'categorical', 'binary', None\]; "
+      r"got label_mode='sparse'")),
     ({"color_mode": "RGB"}, ValueError, r"color_mode must be one of .*; got color_mode='RGB'"),
     ({"image_size": 64}, ValueError, r"image_size must be a pair of positive integers"),
     ({"batch_size": 0}, ValueError, r"batch_size must be a positive integer or None; got batch"),

@@ -376,8 +376,9 @@ def test_bad_constructor_arguments_raise(make, match):
         make()
 
 
-@pytest.mark.parametrize("target_shape, match", [((5,), r"with 5 elements per example; got \(2, 3, 4\)"),
-                                                  ((-1, 5), "divisible by 5")])
+@pytest.mark.parametrize("target_shape, match",
+                         [((5,), r"with 5 elements per example; got \(2, 3, 4\)"),
+                          ((-1, 5), "divisible by 5")])
 def test_reshape_rejects_incompatible_inputs(target_shape, match):
     with pytest.raises(ValueError, match=match):
         Reshape(target_shape, name="r")(np.zeros((2, 3, 4)))

@@ -437,7 +437,8 @@ def test_model_loss_gradients_through_a_merge(merge):
     rng = np.random.default_rng(3)
     model = _two_tower_model(lambda towers: merge()(towers))
     model.compile("sgd", loss="mse")
-    report = check_model_gradients(model, [rng.standard_normal((6, 4)), rng.standard_normal((6, 3))],
+    report = check_model_gradients(model,
+                                   [rng.standard_normal((6, 4)), rng.standard_normal((6, 3))],
                                    rng.standard_normal((6, 2)))
     assert len(report) == 6  # three Dense layers, kernel and bias each
 

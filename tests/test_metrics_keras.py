@@ -107,7 +107,8 @@ def test_metrics_reset_between_epochs_and_serialize():
 
 
 def test_bad_metric_arguments_name_the_argument():
-    with pytest.raises(ValueError, match=r"AUC: curve must be one of \['ROC', 'PR'\]; got curve='ROCK'"):
+    with pytest.raises(ValueError,
+                       match=r"AUC: curve must be one of \['ROC', 'PR'\]; got curve='ROCK'"):
         metrics.AUC(curve="ROCK")
     with pytest.raises(ValueError, match=r"F1Score: average must be one of"):
         metrics.F1Score(average="mean")

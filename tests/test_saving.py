@@ -113,8 +113,8 @@ def test_safetensors_round_trip(tmp_path, trained):
     trained.save_weights(path)
     tensors = load_file(str(path))
     assert sorted(tensors) == sorted(
-        ["dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias", "batch_normalization/gamma",
-         "batch_normalization/beta", "batch_normalization/moving_mean",
+        ["dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias",
+         "batch_normalization/gamma", "batch_normalization/beta", "batch_normalization/moving_mean",
          "batch_normalization/moving_variance"])
     np.testing.assert_array_equal(tensors["dense/kernel"], trained.layers[0].kernel.numpy())
     other = mlp(seed=1)

@@ -128,7 +128,8 @@ def test_dendrite_files_load_in_keras(tmp_path):
     run_keras("""
         import sys, os, warnings
         import keras, numpy as np
-        warnings.simplefilter("error", UserWarning)  # e.g. "Skipping variable loading for optimizer"
+        # e.g. "Skipping variable loading for optimizer"
+        warnings.simplefilter("error", UserWarning)
         folder, cases = sys.argv[1], sys.argv[2:]
         for case in cases:
             model = keras.saving.load_model(os.path.join(folder, case + ".keras"))

@@ -192,7 +192,7 @@ def test_a_config_naming_a_module_never_imports_it(tmp_path, monkeypatch):
     assert not marker.exists()
 
 
-# ---------------------------------------------------------------------------- what cannot be written
+# ----------------------------------------------------------------------- what cannot be written
 
 
 def test_unregistered_activation_class_raises_naming_it():

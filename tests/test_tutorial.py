@@ -1,4 +1,5 @@
-"""The tutorial API (issue #4): shapes, caches, gradients, parity with Sequential and Adam, errors."""
+"""The tutorial API (issue #4): shapes, caches, gradients, parity with Sequential and Adam,
+errors."""
 
 import numpy as np
 import pytest

@@ -30,7 +30,8 @@ from dendrite.tutorial import L_layer_model, accuracy, plot_costs
 
 
 def make_moons(n_samples, noise, seed):
-    """scikit-learn's make_moons: two half circles, shuffled, plus Gaussian noise; (2, m), (1, m)."""
+    """scikit-learn's make_moons: two half circles, shuffled, plus Gaussian noise; (2, m),
+    (1, m)."""
     rng = np.random.RandomState(seed)
     n_out, n_in = n_samples // 2, n_samples - n_samples // 2
     outer = np.linspace(0, np.pi, n_out)
