@@ -255,3 +255,34 @@ def test_compiled_relu_backward_matches_numpy(dtype):
     assert dz.dtype == dtype
     np.testing.assert_array_equal(dz, dy * (y > 0))
     assert not dz[0, 0, :5].any()
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_compiled_lstm_step_backward_matches_numpy(dtype, monkeypatch):
+    from dendrite import activations
+    from dendrite.recurrent_kernels import lstm_step_backward
+
+    rng = np.random.default_rng(9)
+    batch, units = 5, 7
+    sigmoid = rng.uniform(0.05, 0.95, (batch, 3 * units))
+    gates = np.concatenate([sigmoid, np.tanh(rng.standard_normal((batch, units)))], 1)
+    arrays = [rng.standard_normal((batch, units)) for _ in range(4)]  # dh, dc, c_prev, c
+    dh, dc, c_prev, c = (a.astype(dtype) for a in arrays)
+    gates, tanh_c = gates.astype(dtype), np.tanh(c)
+    kernel_t = rng.standard_normal((4 * units, units)).astype(dtype)
+    tanh, sigmoid_act = activations.get("tanh"), activations.get("sigmoid")
+
+    def run():
+        dgates, dh_prev, grad_c = np.empty_like(gates), np.empty_like(dh), dc.copy()
+        lstm_step_backward(dh, grad_c, gates, c_prev, tanh_c, kernel_t, dgates, dh_prev, tanh,
+                           sigmoid_act)
+        return dgates, dh_prev, grad_c
+
+    compiled = run()
+    monkeypatch.setattr(jit_kernels, "_kernels", False)  # the NumPy reference
+    reference = run()
+    for got, expected in zip(compiled, reference):
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == "float32" else 1e-13,
+                                   atol=1e-6 if dtype == "float32" else 1e-14)

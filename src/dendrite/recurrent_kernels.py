@@ -14,6 +14,7 @@ their output (``needs == "y"``): sigmoid and tanh run in place without temporari
 Notation: u = units; B = batch. Shapes are per step.
 """
 
+from dendrite import jit_kernels
 from dendrite.backend import get_array_module
 
 
@@ -141,6 +142,11 @@ def lstm_step_backward(dh, dc, gates, c_prev, tanh_c, recurrent_kernel_t, dgates
     """
     xp = get_array_module(dh)
     u = dh.shape[1]
+    if lstm_fast_path(activation, recurrent_activation) and jit_kernels.usable(
+            dh, dc, gates, c_prev, tanh_c, dgates):
+        jit_kernels.kernels().lstm_gates_backward(dh, dc, gates, c_prev, tanh_c, dgates)
+        xp.matmul(dgates, recurrent_kernel_t, out=dh_prev)
+        return
     i, f, o, g = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:3 * u], gates[:, 3 * u:]
     di, df, do, dg = (dgates[:, :u], dgates[:, u:2 * u], dgates[:, 2 * u:3 * u],
                       dgates[:, 3 * u:])
