@@ -17,7 +17,6 @@ The loops run on one thread (see ``_compile``). The first call of each kernel co
 (seconds); the machine code is cached on disk (``cache=True``), so later processes load it.
 """
 
-import math
 
 from dendrite.backend import host
 
