@@ -93,27 +93,31 @@ def _load(model):
 
 
 def _dendrite(model, x, y, x_test, batch, kind, warmup, steps):
-    import dendrite as dd
-    from dendrite import layers
+    import dendrite
 
-    dd.utils.set_random_seed(0)
+    return _keras_code(dendrite, model, x, y, x_test, batch, kind, warmup, steps)
+
+
+def _keras_code(keras, model, x, y, x_test, batch, kind, warmup, steps):
+    """The one benchmark program for both: Keras 3, or dendrite imported as ``keras``."""
+    layers = keras.layers
+    keras.utils.set_random_seed(0)
     if model == "mlp":
-        net = dd.Sequential([dd.Input(shape=(784,)), layers.Dense(256, activation="relu"),
-                             layers.Dense(128, activation="relu"),
-                             layers.Dense(10, activation="softmax")])
+        net = keras.Sequential([keras.Input(shape=(784,)), layers.Dense(256, activation="relu"),
+                                layers.Dense(128, activation="relu"),
+                                layers.Dense(10, activation="softmax")])
     else:
-        net = dd.Sequential([dd.Input(shape=(28, 28, 1)),
-                             layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
-                             layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
-                             layers.Flatten(), layers.Dropout(0.5),
-                             layers.Dense(10, activation="softmax")])
-    net.compile(optimizer=dd.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+        net = keras.Sequential([keras.Input(shape=(28, 28, 1)),
+                                layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
+                                layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
+                                layers.Flatten(), layers.Dropout(0.5),
+                                layers.Dense(10, activation="softmax")])
+    net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     if kind == "predict":
         return _time_predict(lambda: net.predict(x_test, batch_size=batch, verbose=0))
-
     times = []
 
-    class Timer(dd.callbacks.Callback):
+    class Timer(keras.callbacks.Callback):
         def on_train_batch_begin(self, step, logs=None):
             self.start = time.perf_counter()
 
@@ -173,34 +177,8 @@ def _keras(model, x, y, x_test, batch, kind, warmup, steps, threads):
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     import keras
-    from keras import layers
 
-    keras.utils.set_random_seed(0)
-    if model == "mlp":
-        net = keras.Sequential([keras.Input(shape=(784,)), layers.Dense(256, activation="relu"),
-                                layers.Dense(128, activation="relu"),
-                                layers.Dense(10, activation="softmax")])
-    else:
-        net = keras.Sequential([keras.Input(shape=(28, 28, 1)),
-                                layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
-                                layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
-                                layers.Flatten(), layers.Dropout(0.5),
-                                layers.Dense(10, activation="softmax")])
-    net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-    if kind == "predict":
-        return _time_predict(lambda: net.predict(x_test, batch_size=batch, verbose=0))
-    times = []
-
-    class Timer(keras.callbacks.Callback):
-        def on_train_batch_begin(self, step, logs=None):
-            self.start = time.perf_counter()
-
-        def on_train_batch_end(self, step, logs=None):
-            times.append(time.perf_counter() - self.start)
-
-    count = (warmup + steps) * batch
-    net.fit(x[:count], y[:count], batch_size=batch, verbose=0, callbacks=[Timer()])
-    return times[warmup:]
+    return _keras_code(keras, model, x, y, x_test, batch, kind, warmup, steps)
 
 
 def _time_predict(predict, repeats=3):
