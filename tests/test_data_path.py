@@ -17,10 +17,13 @@ def _model(features):
     return model
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "column_slice"])
 @pytest.mark.parametrize("dtype", ["float32", "uint8"])
-def test_fit_epoch_allocates_far_less_than_the_data_set(dtype):
+def test_fit_epoch_allocates_far_less_than_the_data_set(dtype, layout):
     rng = np.random.default_rng(0)
     x = (rng.random((20000, 784)) * 255).astype(dtype)  # 62.7 MB as float32, 15.7 MB as uint8
+    if layout == "column_slice":  # a non-contiguous view, e.g. image halves: numpy's take copied
+        x = np.concatenate([x, x], axis=1)[:, :784]  # the whole source on every batch
     y = rng.integers(0, 10, 20000)
     model = _model(784)
     model.fit(x[:256], y[:256], batch_size=128, epochs=1, verbose=0)  # build and warm up

@@ -242,11 +242,25 @@ class Batches:
             return None
         rows = len(index)
         if array.dtype == self.dtypes[i]:
-            return np.take(array, index, axis=0, out=self._buffer(i, rows, array.dtype))
-        raw = np.take(array, index, axis=0, out=self._buffer(i, rows, array.dtype))
+            return _take_rows(array, index, self._buffer(i, rows, array.dtype))
+        raw = _take_rows(array, index, self._buffer(i, rows, array.dtype))
         out = self._buffer(i, rows, self.dtypes[i])
         np.copyto(out, raw, casting="unsafe")
         return out
+
+
+def _take_rows(array, index, out):
+    """out[k] = array[index[k]]: the rows of ``array`` at ``index``, written into ``out``.
+
+    ``numpy.take`` gathers straight into ``out``, but for a non-contiguous source (a column slice
+    such as image halves) it first copies the whole array (94 MB and 25 ms per batch measured on
+    a (60000, 392) view); fancy indexing reads only the chosen rows, through one batch-sized
+    temporary.
+    """
+    if array.flags.c_contiguous:
+        return np.take(array, index, axis=0, out=out)
+    np.copyto(out, array[index])
+    return out
 
 
 class BatchStream:
