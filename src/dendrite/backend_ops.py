@@ -69,11 +69,12 @@ def _kernel(name):
     return kernel
 
 
-def adam_update(w, g, m, v, scratch, b1, b2, eps, alpha, scale):
+def adam_update(w, g, m, v, scratch, b1, b2, eps, alpha, scale, v_max=None):
     """One Adam step over flat arrays, in place: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
-    w -= alpha * m / (sqrt(v) * scale + eps). ``scratch`` is a work array like ``w`` (unused by
-    the fused kernel)."""
-    if _uses_cupy(w):
+    w -= alpha * m / (sqrt(v) * scale + eps). With ``v_max`` (AMSGrad), v_max = max(v_max, v)
+    replaces v in the step. ``scratch`` is a work array like ``w`` (unused by the fused kernel,
+    which serves the case without ``v_max``)."""
+    if _uses_cupy(w) and v_max is None:
         _kernel("adam")(g, b1, b2, eps, alpha, scale, w, m, v)
         return
     xp = get_array_module(w)
@@ -83,6 +84,9 @@ def adam_update(w, g, m, v, scratch, b1, b2, eps, alpha, scale):
     xp.multiply(g, g, out=scratch)
     scratch *= 1 - b2
     v += scratch
+    if v_max is not None:
+        xp.maximum(v_max, v, out=v_max)
+        v = v_max
     xp.sqrt(v, out=scratch)
     if scale != 1:
         scratch *= scale

@@ -355,34 +355,12 @@ class Adam(Optimizer):
     def update(self, w, g, lr, t):
         b1, b2 = self.beta_1, self.beta_2
         correction_1, correction_2 = 1 - b1**t, 1 - b2**t
-        if not self.amsgrad:  # one fused kernel on CuPy; the same in-place operations elsewhere
-            keras_form = self.epsilon_form == "keras"
-            alpha = lr * math.sqrt(correction_2) / correction_1 if keras_form else lr / correction_1
-            scale = 1.0 if keras_form else 1 / math.sqrt(correction_2)
-            backend_ops.adam_update(w, g, self.m, self.v, self._scratch, b1, b2, self.epsilon,
-                                    alpha, scale)
-            return
-        xp = get_array_module(w)
-        m, v, step = self.m, self.v, self._scratch
-        m *= b1
-        m += xp.multiply(g, 1 - b1, out=step)
-        v *= b2
-        xp.multiply(g, g, out=step)
-        step *= 1 - b2
-        v += step
-        xp.maximum(self.v_max, v, out=self.v_max)
-        v = self.v_max
-        xp.sqrt(v, out=step)
-        if self.epsilon_form == "keras":
-            step += self.epsilon
-            alpha = lr * math.sqrt(correction_2) / correction_1
-        else:
-            step *= 1 / math.sqrt(correction_2)
-            step += self.epsilon
-            alpha = lr / correction_1
-        xp.divide(m, step, out=step)
-        step *= alpha
-        w -= step
+        keras_form = self.epsilon_form == "keras"  # where eps enters (see the docstring)
+        alpha = lr * math.sqrt(correction_2) / correction_1 if keras_form else lr / correction_1
+        scale = 1.0 if keras_form else 1 / math.sqrt(correction_2)
+        # one fused kernel on CuPy (without amsgrad); the same in-place operations elsewhere
+        backend_ops.adam_update(w, g, self.m, self.v, self._scratch, b1, b2, self.epsilon, alpha,
+                                scale, v_max=self.v_max)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
