@@ -202,14 +202,7 @@ def device_constant(array, like):
     """``array``, a host array that never changes (gate orders, scales), in the module of
     ``like``: itself on the host; on a device a copy made once and kept with it, so a step does not
     upload it again."""
-    xp = get_array_module(like)
-    if xp is numpy:
-        return array
-    key = (id(array), xp.__name__)
-    entry = _device_constants.get(key)
-    if entry is None or entry[0] is not array:
-        entry = _device_constants[key] = (array, xp.asarray(array))
-    return entry[1]
+    return _kept_on_device(_device_constants, array, like, lambda xp: xp.asarray(array))
 
 
 _device_streams = {}
@@ -219,14 +212,20 @@ def random_stream(generator, like):
     """The generator to draw noise for ``like`` from: ``generator`` itself (a host
     ``numpy.random.Generator``) for host arrays; for device arrays a device generator of ``like``'s
     module, seeded once from ``generator`` and kept with it, so masks are drawn on the device."""
+    return _kept_on_device(_device_streams, generator, like, lambda xp: xp.random.default_rng(
+        int(generator.integers(0, 2**63 - 1))))
+
+
+def _kept_on_device(cache, host_object, like, make):
+    """``host_object`` for host arrays; for ``like``'s device module, ``make(xp)`` made once per
+    (object, module) and kept in ``cache`` with the object (an id alone could be reused)."""
     xp = get_array_module(like)
     if xp is numpy:
-        return generator
-    key = (id(generator), xp.__name__)
-    entry = _device_streams.get(key)
-    if entry is None or entry[0] is not generator:
-        seed = int(generator.integers(0, 2**63 - 1))
-        entry = _device_streams[key] = (generator, xp.random.default_rng(seed))
+        return host_object
+    key = (id(host_object), xp.__name__)
+    entry = cache.get(key)
+    if entry is None or entry[0] is not host_object:
+        entry = cache[key] = (host_object, make(xp))
     return entry[1]
 
 
